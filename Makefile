@@ -1,0 +1,60 @@
+# The course's entry points. Two commands matter:  `make course`  and  `make test`.
+# Both bootstrap the environment (.venv from requirements.txt) only when it is missing or out of date.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+# The stamp's name carries a hash of the pins: edit requirements.txt or pyproject.toml and the next
+# `make` reinstalls; otherwise the venv is reused and start-up takes a second.
+REQ_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.installed-$(REQ_HASH)
+FULL ?= 0
+DATA_FLAGS := $(if $(filter 1,$(FULL)),--full,)
+
+.PHONY: help env data course test unit lab student lint bench clean
+
+help:
+	@echo "make course   set up, fetch data, execute every notebook into build/ (ipynb + html), print a table"
+	@echo "make test     set up, fetch data, run pytest: unit tests + nbval over notebooks/"
+	@echo "make lab      open JupyterLab on the course"
+	@echo "make student  write student versions (solutions blanked) to build/student/"
+	@echo "make unit     unit tests only (fast)     make lint   ruff     make bench   benchmarks"
+	@echo "FULL=1        use the full 70,000-image MNIST (needs internet) instead of the offline subset"
+
+env: $(STAMP)
+
+$(STAMP):
+	@echo "==> setting up $(VENV) from requirements.txt (first time: a few minutes)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+	@echo "==> environment ready"
+
+data: env
+	$(PY) -m data_scripts.fetch_mnist $(DATA_FLAGS)
+
+course: env data
+	$(PY) -m course_utils.run_course
+
+test: env data
+	$(PY) -m pytest
+
+unit: env data
+	$(PY) -m pytest tests -m "not slow"
+
+lab: env data
+	$(VENV)/bin/jupyter lab notebooks/
+
+student: env
+	$(PY) -m course_utils.student
+
+lint: env
+	$(VENV)/bin/ruff check course_utils data_scripts tests benchmarks
+
+bench: env data
+	$(PY) benchmarks/idx_reader_speed.py
+
+clean:
+	rm -rf build
