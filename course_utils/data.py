@@ -15,9 +15,14 @@ compressed (``.gz``). Every malformed input raises :class:`IdxFormatError` namin
 from __future__ import annotations
 
 import gzip
+import hashlib
+import math
+import mmap
 import os
+import struct
 import tempfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +33,8 @@ __all__ = [
     "MNIST_FILES",
     "read_idx",
     "write_idx",
+    "idx_header",
+    "idx_sha256",
     "load_mnist",
     "default_data_dir",
 ]
@@ -50,92 +57,173 @@ MNIST_FILES = {
 }
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_INFLATE_CHUNK = 1 << 18  # compressed bytes fed to zlib per call: the output stays in cache while copied
+_MAX_DEFLATE_RATIO = 1033  # deflate cannot expand input by more than ~1032:1
 
 
 class IdxFormatError(ValueError):
     """An IDX file is malformed: the message names the file and what is wrong."""
 
 
-def _read_bytes(path: Path) -> bytes | bytearray:
-    """Return the (decompressed) bytes of ``path``; gzip is detected by its magic bytes.
-
-    An uncompressed file is read straight into one writable ``bytearray`` (a single copy).
-    """
-    raw = bytearray(path.stat().st_size)
-    with open(path, "rb", buffering=0) as f:
-        n = f.readinto(raw)
-    if n != len(raw):  # the file changed size while we read it
-        del raw[n:]
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise IdxFormatError(f"{path}: gzip stream is corrupt or truncated ({e})") from None
-    if path.suffix == ".gz":
+def _parse_header(path: Path, head: bytes, what: str = "file") -> tuple[np.dtype, tuple[int, ...], int]:
+    """Validate the IDX header at the start of ``head``; return (big-endian dtype, shape, header length)."""
+    if len(head) == 0:
+        raise IdxFormatError(f"{path}: {what} is empty (0 bytes); an IDX file starts with a 4-byte magic number")
+    if len(head) < 4:
+        raise IdxFormatError(f"{path}: {what} has only {len(head)} bytes, shorter than the 4-byte IDX magic number")
+    if head[0] != 0 or head[1] != 0:
         raise IdxFormatError(
-            f"{path}: name ends in .gz but the file is not gzip data (first bytes {raw[:4]!r}); "
-            "re-download it or drop the .gz suffix if it is an uncompressed IDX file"
-        )
-    return raw
-
-
-def _parse_header(path: Path, buf: bytes | memoryview) -> tuple[np.dtype, tuple[int, ...], int]:
-    """Validate the IDX header; return (dtype, shape, payload offset)."""
-    if len(buf) == 0:
-        raise IdxFormatError(f"{path}: file is empty (0 bytes); an IDX file starts with a 4-byte magic number")
-    if len(buf) < 4:
-        raise IdxFormatError(f"{path}: only {len(buf)} bytes, shorter than the 4-byte IDX magic number")
-    if buf[0] != 0 or buf[1] != 0:
-        raise IdxFormatError(
-            f"{path}: bad magic number {bytes(buf[:4]).hex()} - an IDX file starts with two zero bytes "
+            f"{path}: bad magic number 0x{bytes(head[:4]).hex()} - an IDX file starts with two zero bytes "
             "(is this really an IDX file, or a compressed file without the .gz suffix?)"
         )
-    code, ndim = buf[2], buf[3]
+    code, ndim = head[2], head[3]
     if code not in IDX_DTYPES:
         known = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
-        raise IdxFormatError(f"{path}: unknown IDX dtype code 0x{code:02X} (known: {known})")
-    offset = 4 + 4 * ndim
-    if len(buf) < offset:
         raise IdxFormatError(
-            f"{path}: truncated header - {ndim} dimensions need {offset} header bytes, file has {len(buf)}"
+            f"{path}: unknown IDX dtype code 0x{code:02X} in magic number 0x{bytes(head[:4]).hex()} (known: {known})"
         )
-    shape = tuple(int(d) for d in np.frombuffer(buf, dtype=">u4", count=ndim, offset=4))
-    dtype = IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    got = len(buf) - offset
-    if got < expected:
+    header_len = 4 + 4 * ndim
+    if len(head) < header_len:
         raise IdxFormatError(
+            f"{path}: truncated header - {ndim} dimensions need {header_len} header bytes, {what} has {len(head)}"
+        )
+    shape = struct.unpack(f">{ndim}I", head[4:header_len])
+    return IDX_DTYPES[code], shape, header_len
+
+
+def _size_error(path: Path, dtype: np.dtype, shape: tuple[int, ...], expected: int, got: int) -> IdxFormatError:
+    if got < expected:
+        return IdxFormatError(
             f"{path}: truncated - header says shape {shape} of {dtype.name} = {expected:,} payload bytes, "
             f"but only {got:,} are present"
         )
-    if got > expected:
+    return IdxFormatError(
+        f"{path}: dimensions {shape} do not match the payload - header says {expected:,} bytes, "
+        f"file has {got:,} ({got - expected:,} extra)"
+    )
+
+
+def _empty_result(dtype: np.dtype, shape: tuple[int, ...]) -> tuple[np.ndarray, memoryview]:
+    """A new native-order array for the payload and a flat byte view to fill it through."""
+    out = np.empty(shape, dtype=dtype.newbyteorder("="))
+    return out, memoryview(out.reshape(-1).view(np.uint8))
+
+
+def _finish(out: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """The payload was copied in as raw big-endian bytes: swap in place when this machine is little-endian."""
+    if dtype.itemsize > 1 and not dtype.isnative:
+        out.byteswap(inplace=True)
+    return out
+
+
+def _read_plain(path: Path, src: memoryview) -> np.ndarray:
+    dtype, shape, offset = _parse_header(path, bytes(src[: 4 + 4 * 255]))
+    expected = math.prod(shape) * dtype.itemsize
+    got = len(src) - offset
+    if got != expected:
+        raise _size_error(path, dtype, shape, expected, got)
+    out, flat = _empty_result(dtype, shape)
+    flat[:] = src[offset:]  # the one copy: file (page cache) -> result
+    return _finish(out, dtype)
+
+
+def _inflate(path: Path, src: memoryview) -> Iterator[bytes]:
+    """Decompress every gzip member of ``src`` piecewise (zlib checks each member's CRC-32 and length)."""
+    d: zlib._Decompress | None = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        for start in range(0, len(src), _INFLATE_CHUNK):
+            data: bytes | memoryview = src[start : start + _INFLATE_CHUNK]
+            while data:
+                if d is None:  # between members: skip zero padding, then start the next member
+                    data = bytes(data).lstrip(b"\0")
+                    if not data:
+                        break
+                    d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+                out = d.decompress(data)
+                if out:
+                    yield out
+                if d.eof:
+                    data, d = d.unused_data, None
+                else:
+                    data = b""
+    except zlib.error as e:
+        raise IdxFormatError(f"{path}: gzip stream is corrupt ({e}); delete the file and fetch it again") from None
+    if d is not None:
         raise IdxFormatError(
-            f"{path}: dimensions {shape} do not match the payload - header says {expected:,} bytes, "
-            f"file has {got:,} ({got - expected:,} extra)"
+            f"{path}: gzip stream is truncated (the file ends before the end-of-stream marker); "
+            "delete it and fetch it again"
         )
-    return dtype, shape, offset
+
+
+def _read_gzip(path: Path, src: memoryview) -> np.ndarray:
+    head = bytearray()
+    out = flat = None
+    pos = expected = extra = 0
+    dtype, shape = IDX_DTYPES[0x08], ()
+    for piece in _inflate(path, src):
+        if out is None:  # still collecting the header
+            head += piece
+            if len(head) < 4 or len(head) < 4 + 4 * head[3]:
+                continue
+            dtype, shape, offset = _parse_header(path, bytes(head[: 4 + 4 * head[3]]), "decompressed data")
+            expected = math.prod(shape) * dtype.itemsize
+            if expected > _MAX_DEFLATE_RATIO * len(src) + 1024:
+                raise _size_error(path, dtype, shape, expected, _MAX_DEFLATE_RATIO * len(src))
+            out, flat = _empty_result(dtype, shape)
+            piece = bytes(head[offset:])
+        n = len(piece)
+        if pos + n > expected:
+            extra += pos + n - expected
+            n = expected - pos
+        if n > 0:
+            flat[pos : pos + n] = piece[:n] if n < len(piece) else piece
+            pos += n
+    if out is None:
+        _parse_header(path, bytes(head), "decompressed data")  # raises: empty or short header
+        raise AssertionError("unreachable")
+    if pos + extra != expected:
+        raise _size_error(path, dtype, shape, expected, pos + extra)
+    return _finish(out, dtype)
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (gzip or not) into a NumPy array with native byte order.
+    """Read an IDX file (gzip or not) into a new, writable NumPy array in native byte order.
 
-    The payload is wrapped with ``np.frombuffer`` (no per-item Python work, no needless copy);
-    single-byte data is returned as a view of one writable buffer, multi-byte data is byte-swapped once.
+    Fast because nothing happens per item in Python: the file is memory-mapped, the payload bytes are
+    copied once into the result (decompressed piece by piece straight into it for ``.gz``), and
+    multi-byte data is byte-swapped in place. Malformed input raises :class:`IdxFormatError`.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such IDX file")
-    buf = _read_bytes(path)
-    dtype, shape, offset = _parse_header(path, buf)
-    if dtype.itemsize == 1 and isinstance(buf, bytes):
-        buf = bytearray(buf)  # decompressed bytes are read-only; torch.from_numpy wants writable arrays
-    arr = np.frombuffer(buf, dtype=dtype, offset=offset)
-    if dtype.itemsize > 1:
-        arr = arr.astype(dtype.newbyteorder("="))  # one copy: big-endian -> native, writable
-    return arr.reshape(shape)
+    if path.stat().st_size == 0:
+        raise IdxFormatError(f"{path}: file is empty (0 bytes); an IDX file starts with a 4-byte magic number")
+    with open(path, "rb") as f:
+        try:
+            m: mmap.mmap | bytes = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # a file system without mmap: read it instead
+            m = f.read()
+    src = memoryview(m)
+    try:
+        if src[:2] == _GZIP_MAGIC:
+            return _read_gzip(path, src)
+        if path.suffix == ".gz":
+            raise IdxFormatError(
+                f"{path}: name ends in .gz but the file is not gzip data (first bytes {bytes(src[:4])!r}); "
+                "re-download it, or drop the .gz suffix if it is an uncompressed IDX file"
+            )
+        return _read_plain(path, src)
+    finally:
+        src.release()
+        if isinstance(m, mmap.mmap):
+            try:
+                m.close()
+            except BufferError:  # a view is still held by an exception's traceback; freed with it
+                pass
 
 
-def _idx_bytes(array: np.ndarray) -> bytes:
+def idx_header(array: np.ndarray) -> bytes:
+    """The IDX header (magic number and big-endian dimensions) that :func:`write_idx` writes for ``array``."""
     arr = np.asarray(array)
     code = _CODE_OF_KIND.get((arr.dtype.kind, arr.dtype.itemsize))
     if code is None:
@@ -144,8 +232,23 @@ def _idx_bytes(array: np.ndarray) -> bytes:
         )
     if arr.ndim > 255:
         raise ValueError("write_idx: IDX supports at most 255 dimensions")
-    header = bytes([0, 0, code, arr.ndim]) + np.asarray(arr.shape, dtype=">u4").tobytes()
-    return header + np.ascontiguousarray(arr, dtype=IDX_DTYPES[code]).tobytes()
+    if any(d >= 2**32 for d in arr.shape):
+        raise ValueError(f"write_idx: dimension in {arr.shape} does not fit the 32-bit IDX header")
+    return bytes([0, 0, code, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
+
+
+def _payload(array: np.ndarray) -> np.ndarray:
+    """The big-endian payload as a flat uint8 array (no copy for uint8/int8 C-contiguous input)."""
+    arr = np.asarray(array)
+    code = _CODE_OF_KIND[(arr.dtype.kind, arr.dtype.itemsize)]
+    return np.ascontiguousarray(arr, dtype=IDX_DTYPES[code]).reshape(-1).view(np.uint8)
+
+
+def idx_sha256(array: np.ndarray) -> str:
+    """SHA-256 of the uncompressed IDX file that encodes ``array`` (independent of gzip settings)."""
+    h = hashlib.sha256(idx_header(array))
+    h.update(_payload(array))
+    return h.hexdigest()
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
@@ -155,12 +258,13 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
     so a crash or a full disk never leaves a partial file. Gzip output is reproducible (mtime 0).
     """
     path = Path(path)
-    data = _idx_bytes(array)
-    if path.suffix == ".gz":
-        data = gzip.compress(data, compresslevel=6, mtime=0)
+    header, payload = idx_header(array), _payload(array)
     folder = path.parent if str(path.parent) else Path(".")
-    if folder.exists() and not folder.is_dir():
-        raise OSError(f"cannot write {path}: {folder} is a file, not a folder")
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise OSError(f"cannot write {path}: {parent} is a file, not a folder")
+            break
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".part")
@@ -168,7 +272,13 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
         raise OSError(f"cannot write {path}: output folder {folder} is not writable ({e.strerror})") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if path.suffix == ".gz":
+                with gzip.GzipFile(filename="", mode="wb", fileobj=f, compresslevel=6, mtime=0) as gz:
+                    gz.write(header)
+                    gz.write(payload)
+            else:
+                f.write(header)
+                f.write(payload)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
