@@ -1,0 +1,77 @@
+"""course_utils.launch.run: results in rank order, failures reported fast, nothing left behind."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+
+import pytest
+import torch
+
+from course_utils import launch, launch_demos
+
+
+def _alive_children() -> list:
+    return [p for p in mp.active_children() if p.name.startswith("course-rank-")]
+
+
+def test_results_in_rank_order_and_all_reduce():
+    out = launch.run(launch_demos.hello, 2, backend="gloo")
+    assert [o["rank"] for o in out] == [0, 1]
+    assert all(o["sum"] == 3.0 and o["backend"] == "gloo" for o in out)
+
+
+def test_tensors_come_back_by_value():
+    out = launch.run(launch_demos.tensor_back, 2, args=(1000,))
+    assert torch.equal(out[1], torch.ones(1000)) and torch.equal(out[0], torch.zeros(1000))
+
+
+def test_single_rank():
+    assert launch.run(launch_demos.hello, 1)[0]["sum"] == 1.0
+
+
+def test_raising_rank_is_reported_fast_with_traceback():
+    t0 = time.monotonic()
+    with pytest.raises(launch.RankFailedError, match=r"rank 1 of 2 failed(.|\n)*deliberate failure on rank 1") as e:
+        launch.run(launch_demos.fail_on_rank, 2, args=(1,), timeout=120)
+    assert e.value.rank == 1
+    assert time.monotonic() - t0 < 30
+    assert not _alive_children()
+
+
+def test_crashing_rank_is_reported():
+    with pytest.raises(launch.RankFailedError, match="exited with code 3"):
+        launch.run(launch_demos.crash_on_rank, 2, args=(0,), timeout=60)
+    assert not _alive_children()
+
+
+def test_hung_collective_times_out():
+    t0 = time.monotonic()
+    with pytest.raises((TimeoutError, launch.RankFailedError)) as e:
+        launch.run(launch_demos.hang_on_rank, 2, args=(1,), timeout=8)
+    elapsed = time.monotonic() - t0
+    assert 8 <= elapsed < 30, elapsed
+    # gloo's own collective timeout may fire first on rank 0; either way the message says what happened
+    assert "8 s" in str(e.value) or "imeout" in str(e.value) or "imed out" in str(e.value)
+    assert not _alive_children()
+
+
+def test_function_from_notebook_is_refused():
+    def local(rank, world_size):
+        return rank
+
+    with pytest.raises(ValueError, match="module"):
+        launch.run(local, 2)
+
+
+def test_bad_world_size():
+    with pytest.raises(ValueError):
+        launch.run(launch_demos.hello, 0)
+
+
+def test_free_port_is_bindable():
+    import socket
+
+    port = launch.free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
