@@ -168,7 +168,11 @@ def _read_gzip(path: Path, src: memoryview) -> np.ndarray:
             dtype, shape, offset = _parse_header(path, bytes(head[: 4 + 4 * head[3]]), "decompressed data")
             expected = math.prod(shape) * dtype.itemsize
             if expected > _MAX_DEFLATE_RATIO * len(src) + 1024:
-                raise _size_error(path, dtype, shape, expected, _MAX_DEFLATE_RATIO * len(src))
+                raise IdxFormatError(
+                    f"{path}: dimensions {shape} of {dtype.name} need {expected:,} payload bytes, more than "
+                    f"a {len(src):,}-byte gzip file can hold (deflate expands at most ~1032:1): "
+                    "the header is wrong or the file is truncated"
+                )
             out, flat = _empty_result(dtype, shape)
             piece = bytes(head[offset:])
         n = len(piece)

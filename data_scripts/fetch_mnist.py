@@ -198,7 +198,8 @@ def _download(url: str, out: Path, name: str, sha256: str, timeout: float) -> Pa
         with os.fdopen(fd, "wb") as f:
             request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
             try:
-                with urllib.request.urlopen(request, timeout=timeout) as response:
+                opener = urllib.request.build_opener()  # built per call: proxy settings are read now
+                with opener.open(request, timeout=timeout) as response:
                     declared = response.headers.get("Content-Length")
                     h, got = hashlib.sha256(), 0
                     while chunk := response.read(_CHUNK):
@@ -225,19 +226,24 @@ def _download(url: str, out: Path, name: str, sha256: str, timeout: float) -> Pa
 
 def fetch_full(
     out: str | os.PathLike,
-    mirrors: Sequence[str] = MIRRORS,
-    expected: Mapping[str, str] = FULL_SHA256,
+    mirrors: Sequence[str] | None = None,
+    expected: Mapping[str, str] | None = None,
     timeout: float = 60.0,
     log: Callable[[str], object] = print,
 ) -> dict[str, str]:
     """Download the full MNIST into ``out``; return ``{file name: mirror it came from}``.
 
-    For each file in ``expected`` (name -> SHA-256) the ``mirrors`` are tried in turn. A file already in
+    For each file in ``expected`` (name -> SHA-256; default :data:`FULL_SHA256`) the ``mirrors`` (default
+    :data:`MIRRORS`) are tried in turn, each with a ``timeout`` in seconds. A file already in
     ``out`` with the right hash is kept (``"already present"``). Nothing in ``out`` changes until every
     file is downloaded and verified; then the files are renamed into place and ``SOURCE`` says ``full``.
     Raises :class:`FetchError` naming what each mirror did when all mirrors fail for a file.
     """
     out = Path(out)
+    mirrors = MIRRORS if mirrors is None else tuple(mirrors)
+    expected = FULL_SHA256 if expected is None else expected
+    if not mirrors:
+        raise ValueError("fetch_full needs at least one mirror")
     _check_writable_folder(out)
     sources: dict[str, str] = {}
     pending: dict[str, Path] = {}  # verified downloads waiting to be renamed into place
