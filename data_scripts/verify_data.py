@@ -46,6 +46,7 @@ KNOWN_SETS: dict[str, tuple[dict[str, str] | None, dict[str, str]]] = {
     "full": (FULL_SHA256, FULL_IDX_SHA256),
     "subset": (None, SUBSET_IDX_SHA256),
 }
+_SET_NAMES = {"full": "the full MNIST", "subset": "the offline subset"}
 _FETCH = {"full": "python -m data_scripts.fetch_mnist --full", "subset": "python -m data_scripts.fetch_mnist"}
 
 
@@ -99,8 +100,8 @@ def _check_hash(path: Path, name: str, arr: np.ndarray, data_set: str) -> str | 
     if got == idx_hashes[name]:
         return None
     return (
-        f"{path}: checksum mismatch - SHA-256 of the IDX content is {got}, the {data_set} MNIST's is "
-        f"{idx_hashes[name]}: the file is damaged or not from the {data_set} set; fetch it again "
+        f"{path}: checksum mismatch - SHA-256 of the IDX content is {got}, expected {idx_hashes[name]} "
+        f"({_SET_NAMES[data_set]}): the file is damaged or comes from another data set; fetch it again "
         f"(`{_FETCH[data_set]}`)"
     )
 
@@ -194,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             print("  - " + p)
         return 1
     counts = ", ".join(f"{n:,} {split}" for split, n in report.counts.items())
-    what = {"full": "the full MNIST", "subset": "the offline subset", None: "MNIST-format data"}[report.data_set]
+    what = _SET_NAMES.get(report.data_set or "", "MNIST-format data")
     hashes = "SHA-256 verified" if report.data_set else "SHA-256 not checked"
     print(f"{folder}: OK - {what} ({counts}); magic numbers, shapes, labels checked, {hashes}")
     return 0
