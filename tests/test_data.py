@@ -289,3 +289,13 @@ def test_failed_write_leaves_old_file_and_no_partial_file(tmp_path: Path, monkey
         write_idx(target, np.zeros(10_000, np.uint8))
     assert _listing(tmp_path) == before  # the old file is intact, the temporary file is gone
     _no_partial_files(tmp_path)
+
+
+def test_benchmark_script_runs_on_a_tiny_file(capsys):
+    """Smoke test only: benchmarks/idx_reader_speed.py runs end to end (its timings are never asserted)."""
+    import runpy
+
+    bench = runpy.run_path(str(Path(__file__).resolve().parent.parent / "benchmarks" / "idx_reader_speed.py"))
+    assert bench["main"](["--images", "50", "--repeats", "1", "--article-repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "faster than the article's reader" in out and "decompression floor" in out
