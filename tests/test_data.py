@@ -291,6 +291,7 @@ def test_failed_write_leaves_old_file_and_no_partial_file(tmp_path: Path, monkey
     _no_partial_files(tmp_path)
 
 
+@pytest.mark.slow  # imports torch (machine_label) and builds files: a few seconds
 def test_benchmark_script_runs_on_a_tiny_file(capsys):
     """Smoke test only: benchmarks/idx_reader_speed.py runs end to end (its timings are never asserted)."""
     import runpy
