@@ -295,3 +295,33 @@ def test_main_reports_unwritable_folder(tmp_path, capsys):
     assert fetch_mnist.main(["--out", str(blocker / "mnist")]) == 1
     err = capsys.readouterr().err
     assert "cannot write MNIST" in err and str(blocker) in err
+
+
+def test_main_full_then_rerun_then_plain_run_keeps_full(tmp_path, fake_full, mirrors, monkeypatch, capsys):
+    """The CLI end to end, with the module constants pointed at a local mirror and the fake files."""
+    from course_utils.data import idx_sha256
+    from data_scripts import verify_data
+
+    files, sha = fake_full
+    good = mirrors(files)
+    src = tmp_path / "src"
+    src.mkdir()
+    content = {}
+    for name, body in files.items():
+        (src / name).write_bytes(body)
+        content[name] = idx_sha256(read_idx(src / name))
+    monkeypatch.setattr(fetch_mnist, "MIRRORS", (_dead_url(), good.url))
+    monkeypatch.setattr(fetch_mnist, "FULL_SHA256", sha)
+    monkeypatch.setitem(verify_data.KNOWN_SETS, "full", (sha, content))
+    monkeypatch.setitem(verify_data.SET_SIZES, "full", {"train": 12, "test": 5})
+    out = tmp_path / "mnist"
+    assert fetch_mnist.main(["--full", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "cannot connect" in text and "SHA-256 verified" in text and "wrote the full MNIST" in text
+    assert (out / MARKER).read_text() == "full\n"
+    n_requests = len(good.requests)
+    assert fetch_mnist.main(["--full", "--out", str(out)]) == 0
+    assert "already present" in capsys.readouterr().out
+    assert fetch_mnist.main(["--out", str(out)]) == 0  # no --full: a verified full set is kept
+    assert "keeping it" in capsys.readouterr().out
+    assert len(good.requests) == n_requests and (out / MARKER).read_text() == "full\n"
