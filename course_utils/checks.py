@@ -35,8 +35,8 @@ class CheckResult:
     def __bool__(self) -> bool:
         return self.passed
 
-    def _repr_pretty_(self, p, cycle) -> None:  # keep notebook output to the printed line
-        p.text(f"CheckResult({self.name!r}, passed={self.passed})")
+    def _ipython_display_(self) -> None:
+        """Show nothing: the check already printed its PASS/FAIL line (keeps nbval outputs stable)."""
 
 
 #: Every result of this kernel, in order (``summary()`` prints them).
