@@ -58,3 +58,16 @@ bench: env data
 
 clean:
 	rm -rf build
+
+# Course site and grading (INSTRUCTORS.md).
+#   make site                                    HTML of the executed course -> build/site/index.html
+#   make grade SUBMISSIONS=dir [GRADES=out.csv]  run every dir/<student>/NN_x.ipynb, write a CSV of checks
+.PHONY: site grade
+SUBMISSIONS ?= submissions
+GRADES ?= build/grades.csv
+
+site: env
+	$(PY) -m course_utils.site
+
+grade: env data
+	$(PY) -m course_utils.grade $(SUBMISSIONS) --out $(GRADES)
