@@ -34,6 +34,7 @@ import csv
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -113,14 +114,19 @@ def run_notebook(path: Path, timeout: float, cwd: Path | None = None) -> Noteboo
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     aborted = ""
     t0 = time.perf_counter()
-    try:
-        client.execute(env=env)
-    except CellTimeoutError:
-        aborted = f"notebook timed out after {timeout:g} s"
-    except DeadKernelError as e:
-        aborted = f"kernel died ({str(e).strip()[:120]})"
-    except Exception as e:  # a broken notebook file, a kernel that does not start
-        aborted = f"could not run ({type(e).__name__}: {str(e).strip()[:160]})"
+    # The kernel's own stdout/stderr (not the notebook's outputs): kept out of the terminal, and quoted
+    # when the kernel dies, since its last line usually says why.
+    with tempfile.TemporaryFile(mode="w+b") as kernel_log:
+        try:
+            client.execute(env=env, stdout=kernel_log, stderr=subprocess.STDOUT)
+        except CellTimeoutError:
+            aborted = f"notebook timed out after {timeout:g} s"
+        except DeadKernelError:
+            kernel_log.seek(0)
+            lines = [ln for ln in kernel_log.read().decode(errors="replace").splitlines() if ln.strip()]
+            aborted = "kernel died" + (f" (its last words: {lines[-1].strip()[:160]})" if lines else "")
+        except Exception as e:  # a broken notebook file, a kernel that does not start
+            aborted = f"could not run ({type(e).__name__}: {str(e).strip()[:160]})"
     seconds = time.perf_counter() - t0
     try:
         checks = []

@@ -111,7 +111,7 @@ def test_csv_has_one_row_per_exercise_and_student(graded):
     assert all(r["notebook"] == NB_NAME for r in graded if r["exercise"] != "TOTAL")
 
 
-def test_deleted_check_cell_and_timeout_are_reported(classroom, tmp_path):
+def test_deleted_check_cell_timeout_and_dead_kernel_are_reported(classroom, tmp_path):
     student = classroom["root"] / "student" / NB_NAME
     carol = _fill(student, tmp_path / "subs" / "carol" / NB_NAME, {"double": "return 2 * x"})
     nb = nbformat.read(carol, as_version=4)
@@ -122,6 +122,11 @@ def test_deleted_check_cell_and_timeout_are_reported(classroom, tmp_path):
     (tmp_path / "subs" / "dave").mkdir()
     nbformat.write(hang, tmp_path / "subs" / "dave" / NB_NAME)
 
+    crash = nbformat.read(student, as_version=4)  # erin's kernel dies before the checks
+    crash.cells.insert(2, nbformat.v4.new_code_cell("import os\nos._exit(3)"))
+    (tmp_path / "subs" / "erin").mkdir()
+    nbformat.write(crash, tmp_path / "subs" / "erin" / NB_NAME)
+
     rows = grade.grade_folder(tmp_path / "subs", timeout=8, solutions=classroom["solutions"], echo=False)
     by = {(r.student, r.exercise): r for r in rows}
     assert by["carol", "ex-double"].passed is True
@@ -130,6 +135,8 @@ def test_deleted_check_cell_and_timeout_are_reported(classroom, tmp_path):
     assert by["carol", "TOTAL"].passed == "1/2"
     for ex in ("ex-double", "ex-head"):
         assert by["dave", ex].passed is False and "timed out after 8 s" in by["dave", ex].message
+        assert by["erin", ex].passed is False and "kernel died" in by["erin", ex].message
+    assert by["erin", "TOTAL"].passed == "0/2"
 
 
 def test_check_names_reads_literal_names():
