@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import nbformat
@@ -145,3 +146,20 @@ def test_check_names_reads_literal_names():
         nbformat.v4.new_markdown_cell('checks.check_function("not-code", f, [])'),
     ])
     assert list(grade.check_names(nb)) == ["a", "b"]
+
+
+COURSE_WITH_EXERCISES = [
+    p for p in sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if "BEGIN SOLUTION" in p.read_text(encoding="utf-8")
+]
+
+
+@pytest.mark.parametrize("path", COURSE_WITH_EXERCISES, ids=lambda p: p.name[:2])
+def test_grader_knows_every_check_of_the_course(path):
+    """Every check call in a course notebook names its exercise with a literal, unique string."""
+    nb = nbformat.read(path, as_version=4)
+    calls = sum(
+        len(re.findall(r"(?<!def )\bcheck_(?:function|predicate)\(", c.source)) for c in nb.cells if c.cell_type == "code"
+    )
+    names = grade.check_names(nb)
+    assert len(names) == calls > 0, f"{path.name}: {calls} check calls but names {list(names)}"
