@@ -47,8 +47,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:
 line-height:1.5;color:#222}
 table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}
 th{background:#f3f3f3}code,pre{background:#f6f8fa;font-size:90%}pre{padding:.6rem;overflow-x:auto}
-nav.course{font-size:90%;margin-bottom:1rem;padding:.4rem 0;border-bottom:1px solid #ddd}
-nav.course a{margin-right:1rem}img{max-width:100%}
+img{max-width:100%}
 """
 
 
@@ -159,8 +158,11 @@ def _nav(pages: list[Page], docs: list[str], current: str | None) -> str:
             links.append(f'<a href="{names[i - 1]}">&larr; {html.escape(pages[i - 1].title)}</a>')
         if i + 1 < len(names):
             links.append(f'<a href="{names[i + 1]}">{html.escape(pages[i + 1].title)} &rarr;</a>')
-    return '<nav class="course" style="font-family:system-ui,sans-serif;font-size:90%;padding:.5rem 1rem;' \
-        'border-bottom:1px solid #ddd">' + " ".join(links) + "</nav>"
+    return (
+        "<style>nav.course{font-family:system-ui,sans-serif;font-size:90%;padding:.5rem 1rem;"
+        "border-bottom:1px solid #ddd}nav.course a{margin-right:1rem}</style>"
+        '<nav class="course">' + " ".join(links) + "</nav>"
+    )
 
 
 def _standalone(title: str, body: str, nav: str) -> str:
