@@ -1,0 +1,63 @@
+"""Activation checkpointing: keep fewer activations, recompute them in backward (taught in notebook 12).
+
+Without checkpointing, a forward pass keeps every tensor backward will need. With ``segments`` checkpointed
+segments (``torch.utils.checkpoint.checkpoint_sequential``), only each segment's *input* is kept; in
+backward each segment is run forward again, one at a time, to rebuild its activations. Memory falls from
+"all layers" to "segment inputs + one segment"; compute rises by about one extra forward pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.profiler import record_function
+from torch.utils.checkpoint import checkpoint_sequential
+
+from .bench import Timing, time_it
+from .memory import profile_step_memory
+
+__all__ = ["forward_maybe_checkpointed", "CheckpointCost", "checkpoint_cost"]
+
+
+def forward_maybe_checkpointed(model: nn.Sequential, x: torch.Tensor, segments: int = 0) -> torch.Tensor:
+    """``model(x)``; with ``segments > 0``, through ``checkpoint_sequential`` (non-reentrant).
+
+    Note: ``checkpoint_sequential`` runs the *last* segment normally (its activations are needed at once
+    by backward anyway), so ``segments=1`` checkpoints nothing."""
+    if segments <= 0:
+        return model(x)
+    return checkpoint_sequential(model, segments, x, use_reentrant=False)
+
+
+@dataclass(frozen=True)
+class CheckpointCost:
+    """What one forward+backward costs with ``segments`` checkpointed segments (0 = no checkpointing)."""
+
+    segments: int
+    peak_bytes: int  # peak live tensor bytes above the start (profiler), forward + backward
+    after_forward_bytes: int  # live bytes when forward has finished: what is kept for backward
+    timing: Timing  # forward + backward wall time
+
+
+def checkpoint_cost(
+    model: nn.Sequential, x: torch.Tensor, segments: int, repeats: int = 5, warmup: int = 1
+) -> CheckpointCost:
+    """Measure peak memory (``torch.profiler``) and time (:func:`course_utils.bench.time_it`) of
+    forward + backward of ``model`` on ``x`` with ``segments`` checkpointed segments."""
+
+    def fwd_bwd() -> None:
+        model.zero_grad(set_to_none=False)  # keep the .grad buffers: only activations come and go
+        with record_function("forward"):
+            loss = forward_maybe_checkpointed(model, x, segments).square().mean()
+        with record_function("backward"):
+            loss.backward()
+
+    fwd_bwd()  # grads exist from here on, so every measured call does the same work
+    mem = profile_step_memory(fwd_bwd)
+    t_fwd_end = mem.phases["forward"][1]
+    kept = [b for t, b in mem.timeline if t <= t_fwd_end]
+    after_forward = kept[-1] if kept else 0
+    timing = time_it(fwd_bwd, repeats=repeats, warmup=warmup)
+    return CheckpointCost(segments, mem.peak, after_forward, timing)
