@@ -130,7 +130,7 @@ def test_widget_explorer_reacts_to_the_slider(tmp_path):
             img = output.locator("img")
             if img.count():  # the redrawn figure has loaded
                 page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=img.first.element_handle())
-            cell.locator(".jp-Cell-outputWrapper").screenshot(path=str(SCREENSHOTS / "widget_explorer.png"))
+            cell.locator(".widget-vbox", has=page.locator(".widget-slider")).first.screenshot(path=str(SCREENSHOTS / "widget_explorer.png"))
             page.screenshot(path=str(SCREENSHOTS / "jupyterlab_widget_explorer_page.png"))
         except Exception:
             page.screenshot(path=str(SCREENSHOTS / "browser_test_failure.png"))
