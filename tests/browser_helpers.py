@@ -35,6 +35,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
 ]
 #: JupyterLab's "would you like to receive news?" toast would cover the notebook.
 NOTIFICATION_SETTINGS = ("@jupyterlab/apputils-extension", "notification", {"fetchNews": "false", "checkForUpdates": False})
