@@ -1,0 +1,240 @@
+"""Figures the course draws again and again: learning curves, confusion matrices, image grids, bar tables.
+
+Taught in notebooks 04-06 and reused by every later notebook. Each function takes plain data (NumPy
+arrays, tensors, dicts of lists), draws on a new figure (or on ``ax=`` when given), keeps figures small
+(``dpi=90``) and returns the ``Figure``; the notebook calls ``plt.show()``. Matplotlib is imported lazily
+through ``pyplot`` so the backend chosen by the notebook (or ``MPLBACKEND=Agg`` in tests) is respected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "confusion_matrix",
+    "plot_learning_curves",
+    "plot_confusion_matrix",
+    "show_images",
+    "plot_bars",
+]
+
+DPI = 90
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):  # torch tensor
+        x = x.detach().cpu().numpy()
+    elif hasattr(x, "numpy") and not isinstance(x, np.ndarray):  # tf tensor
+        x = x.numpy()
+    return np.asarray(x)
+
+
+def _history_dict(history: Any) -> dict[str, list[float]]:
+    """Accept a course ``History``, a Keras ``History`` (both have ``.history``) or a plain dict."""
+    d = getattr(history, "history", history)
+    if not isinstance(d, Mapping):
+        raise TypeError(f"expected a History or a dict of lists, got {type(history).__name__}")
+    return {k: [float(v) for v in vals] for k, vals in d.items()}
+
+
+def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -> np.ndarray:
+    """``cm[i, j]`` = how many items of true class ``i`` were predicted as ``j`` (notebook 05).
+
+    Accepts NumPy arrays, lists or tensors of integer labels. The diagonal holds the correct ones:
+    ``cm.trace() / cm.sum()`` is the accuracy.
+    """
+    t = _to_numpy(y_true).astype(np.int64).ravel()
+    p = _to_numpy(y_pred).astype(np.int64).ravel()
+    if t.shape != p.shape:
+        raise ValueError(f"y_true has {t.size} labels but y_pred has {p.size}")
+    if t.size and (t.min() < 0 or p.min() < 0):
+        raise ValueError("labels must be non-negative integers")
+    if num_classes is None:
+        num_classes = int(max(t.max(initial=-1), p.max(initial=-1)) + 1)
+    if t.size and max(t.max(), p.max()) >= num_classes:
+        raise ValueError(f"a label is >= num_classes={num_classes}")
+    return np.bincount(t * num_classes + p, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def plot_learning_curves(
+    history: Any,
+    metrics: Sequence[str] | None = None,
+    title: str | None = None,
+    axes: Sequence[Any] | None = None,
+    label: str | None = None,
+):
+    """One panel per metric (``loss``, ``accuracy``...), training and ``val_`` curves together (notebooks 05-06).
+
+    ``history`` is a course :class:`~course_utils.train.History`, a Keras ``History`` or a dict such as
+    ``{"loss": [...], "val_loss": [...]}``. ``metrics`` defaults to every base name that has values
+    (``loss`` first). Pass ``axes`` (and ``label``) to overlay several runs on the same panels.
+    """
+    import matplotlib.pyplot as plt
+
+    h = _history_dict(history)
+    bases: list[str] = []
+    for k in h:
+        base = k[4:] if k.startswith("val_") else k
+        if base not in bases:
+            bases.append(base)
+    metrics = list(metrics) if metrics is not None else [b for b in ("loss", "accuracy") if b in bases] or bases
+    if not metrics:
+        raise ValueError("the history has no metrics to plot")
+    for m in metrics:
+        if m not in h and f"val_{m}" not in h:
+            raise KeyError(f"metric {m!r} not in history (has {sorted(h)})")
+    if axes is None:
+        fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.2), dpi=DPI, squeeze=False)
+        axes = list(axes[0])
+    else:
+        axes = list(axes)
+        fig = axes[0].figure
+    prefix = f"{label} " if label else ""
+    for ax, m in zip(axes, metrics, strict=False):
+        for key, style, name in ((m, "-o", "train"), (f"val_{m}", "--s", "validation")):
+            if key in h:
+                vals = h[key]
+                epochs = np.arange(1, len(vals) + 1)
+                ax.plot(epochs, vals, style, markersize=4, label=prefix + name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(m)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(
+    cm: np.ndarray,
+    class_names: Sequence[str] | None = None,
+    normalize: bool = False,
+    title: str | None = None,
+    ax: Any | None = None,
+):
+    """Heat map of a confusion matrix with counts (or row fractions if ``normalize``) in the cells (notebook 05)."""
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"a confusion matrix is square, got shape {cm.shape}")
+    k = cm.shape[0]
+    names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
+    if len(names) != k:
+        raise ValueError(f"{len(names)} class names for {k} classes")
+    shown = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(0.45 * k + 1.8, 0.45 * k + 1.4), dpi=DPI)
+    else:
+        fig = ax.figure
+    im = ax.imshow(shown, cmap="Blues")
+    ax.set_xticks(range(k), names)
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    threshold = shown.max() / 2 if shown.size else 0
+    for i in range(k):
+        for j in range(k):
+            if cm[i, j]:
+                text = f"{shown[i, j]:.2f}" if normalize else str(int(cm[i, j]))
+                ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                        color="white" if shown[i, j] > threshold else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    acc = np.trace(cm) / cm.sum() if cm.sum() else float("nan")
+    ax.set_title(title if title is not None else f"accuracy {acc:.1%}")
+    fig.tight_layout()
+    return fig
+
+
+def _as_hw_images(images: Any) -> np.ndarray:
+    x = _to_numpy(images)
+    if x.ndim == 4 and x.shape[1] == 1:  # [N,1,H,W]
+        x = x[:, 0]
+    elif x.ndim == 4 and x.shape[-1] == 1:  # [N,H,W,1]
+        x = x[..., 0]
+    elif x.ndim == 2 and int(np.sqrt(x.shape[1])) ** 2 == x.shape[1]:  # [N, H*W] square images
+        side = int(np.sqrt(x.shape[1]))
+        x = x.reshape(len(x), side, side)
+    if x.ndim != 3:
+        raise ValueError(f"expected images [N,H,W], [N,1,H,W], [N,H,W,1] or [N,H*W], got shape {x.shape}")
+    return x
+
+
+def show_images(
+    images: Any,
+    labels: Any | None = None,
+    predictions: Any | None = None,
+    ncols: int = 8,
+    title: str | None = None,
+    cmap: str = "gray",
+    max_images: int = 64,
+):
+    """A grid of images with optional labels; with ``predictions``, wrong ones are titled in red (notebooks 04-05).
+
+    Images may be ``[N,H,W]``, ``[N,1,H,W]``, ``[N,H,W,1]`` or flat square ``[N,H*W]``, uint8 or
+    normalised floats, NumPy or tensors. At most ``max_images`` are drawn.
+    """
+    import matplotlib.pyplot as plt
+
+    x = _as_hw_images(images)[:max_images]
+    n = len(x)
+    if n == 0:
+        raise ValueError("no images to show")
+    lab = _to_numpy(labels)[:n] if labels is not None else None
+    pred = _to_numpy(predictions)[:n] if predictions is not None else None
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.1 * ncols, 1.25 * nrows + (0.3 if title else 0)),
+                             dpi=DPI, squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(x[i], cmap=cmap)
+        if pred is not None:
+            ok = lab is None or pred[i] == lab[i]
+            text = f"{pred[i]}" if lab is None else f"{pred[i]} (true {lab[i]})" if not ok else f"{pred[i]}"
+            ax.set_title(text, fontsize=8, color="black" if ok else "red")
+        elif lab is not None:
+            ax.set_title(str(lab[i]), fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_bars(
+    values: Mapping[str, float],
+    xlabel: str = "",
+    title: str | None = None,
+    fmt: str = "{:,.0f}",
+    ax: Any | None = None,
+):
+    """Horizontal bars for a small ``{name: value}`` table (throughputs, accuracies), values printed (notebooks 04, 06, 11)."""
+    import matplotlib.pyplot as plt
+
+    if not values:
+        raise ValueError("nothing to plot")
+    names = list(values)
+    vals = np.array([float(values[k]) for k in names])
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 0.45 * len(names) + 1.0), dpi=DPI)
+    else:
+        fig = ax.figure
+    y = np.arange(len(names))
+    ax.barh(y, vals, color="tab:blue")
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    for yi, v in zip(y, vals, strict=True):
+        ax.text(v, yi, " " + fmt.format(v), va="center", fontsize=8)
+    ax.set_xlim(0, vals.max() * 1.25 if vals.max() > 0 else 1)
+    ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

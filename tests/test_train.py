@@ -1,0 +1,233 @@
+"""course_utils.train: the training loop, evaluate/predict, History, safe checkpoints, fit with resume."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils.models import Net
+from course_utils.pipeline import TensorLoader
+from course_utils.train import (
+    History,
+    evaluate,
+    fit,
+    is_main_process,
+    load_checkpoint,
+    predict,
+    save_checkpoint,
+    train_epoch,
+    unwrap_model,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def toy_data(n: int = 256, seed: int = 0):
+    """Two well separated Gaussian blobs in 2-D: any sane loop reaches ~100 % quickly."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    x = torch.randn(n, 2, generator=g) * 0.5 + (y[:, None] * 2 - 1) * 2.0
+    return x, y
+
+
+def toy_model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2), nn.LogSoftmax(dim=1))
+
+
+def test_train_epoch_learns_and_reports_consistent_metrics():
+    x, y = toy_data()
+    model = toy_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    loader = TensorLoader(x, y, batch_size=32, shuffle=True)
+    before = evaluate(model, loader, "cpu")
+    stats = [train_epoch(model, loader, opt, "cpu") for _ in range(5)]
+    after = evaluate(model, loader, "cpu")
+    assert stats[0]["images"] == 256 and stats[0]["images_per_s"] > 0 and stats[0]["seconds"] > 0
+    assert after["loss"] < before["loss"] and after["accuracy"] >= 0.97
+    assert 0 <= stats[-1]["accuracy"] <= 1
+    model.train()  # evaluate restores the mode it found
+    evaluate(model, loader, "cpu")
+    assert model.training
+
+
+def test_train_epoch_loss_is_the_size_weighted_mean():
+    x, y = toy_data(70)
+    model = toy_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)  # lr 0: weights fixed, so losses are comparable
+    stats = train_epoch(model, TensorLoader(x, y, batch_size=32), opt, "cpu")
+    model.train()
+    with torch.no_grad():
+        full = F.nll_loss(model(x), y).item()
+    assert stats["loss"] == pytest.approx(full, rel=1e-5)  # 32+32+6: weighted, not a mean of batch means
+    ev = evaluate(model, TensorLoader(x, y, batch_size=32), "cpu")
+    assert ev["loss"] == pytest.approx(full, rel=1e-5) and ev["images"] == 70
+
+
+def test_evaluate_and_predict_agree_and_keep_order():
+    x, y = toy_data(100)
+    model = toy_model()
+    out_tensor = predict(model, x, "cpu", batch_size=7)
+    out_loader = predict(model, TensorLoader(x, y, batch_size=33), "cpu")
+    with torch.no_grad():
+        model.eval()
+        ref = model(x)
+    torch.testing.assert_close(out_tensor, ref)
+    torch.testing.assert_close(out_loader, ref)
+    acc = (out_tensor.argmax(1) == y).float().mean().item()
+    assert evaluate(model, TensorLoader(x, y, batch_size=33), "cpu")["accuracy"] == pytest.approx(acc)
+    with pytest.raises(ValueError):
+        predict(model, [], "cpu")
+
+
+def test_dataloader_works_too():
+    x, y = toy_data(64)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16, shuffle=True)
+    model = toy_model()
+    stats = train_epoch(model, loader, torch.optim.SGD(model.parameters(), lr=0.1), "cpu")
+    assert stats["images"] == 64
+    with pytest.raises(TypeError, match="inputs, targets"):
+        train_epoch(model, [x[:4]], torch.optim.SGD(model.parameters(), lr=0.1), "cpu")
+
+
+def test_net_with_channels_last_gives_the_same_outputs():
+    torch.manual_seed(0)
+    a = Net().eval()
+    b = Net().eval()
+    b.load_state_dict(a.state_dict())
+    b = b.to(memory_format=torch.channels_last)
+    x = torch.randn(8, 1, 28, 28)
+    torch.testing.assert_close(predict(a, x, "cpu"), predict(b, x, "cpu"), rtol=1e-4, atol=1e-5)
+
+
+def test_history_roundtrip_and_access():
+    h = History()
+    h.append(0, loss=1.0, val_accuracy=0.5)
+    h.append(1, loss=0.5, val_accuracy=0.75)
+    assert h["loss"] == [1.0, 0.5] and len(h) == 2 and h.last() == {"loss": 0.5, "val_accuracy": 0.75}
+    assert History.from_dict(h.to_dict()) == h
+
+
+def test_checkpoint_roundtrip_restores_model_optimizer_scheduler(tmp_path):
+    x, y = toy_data()
+    model = toy_model()
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    train_epoch(model, TensorLoader(x, y, batch_size=64), opt, "cpu")
+    sched.step()
+    h = History()
+    h.append(0, loss=0.3)
+    path = save_checkpoint(tmp_path / "sub" / "ck.pt", model, opt, 0, scheduler=sched, history=h, note="hi")
+    assert path.is_file() and not list(path.parent.glob("*.part"))  # atomic: no temporary left behind
+
+    model2 = toy_model(seed=1)
+    opt2 = torch.optim.Adam(model2.parameters(), lr=0.01)
+    sched2 = torch.optim.lr_scheduler.StepLR(opt2, step_size=1, gamma=0.5)
+    ck = load_checkpoint(path, model2, opt2, scheduler=sched2)
+    assert ck["epoch"] == 0 and ck["note"] == "hi" and ck["history"]["loss"] == [0.3]
+    for p, q in zip(model.parameters(), model2.parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"] == 0.005
+    s1, s2 = opt.state_dict()["state"], opt2.state_dict()["state"]
+    assert all(torch.equal(s1[k]["exp_avg"], s2[k]["exp_avg"]) for k in s1)
+    with pytest.raises(KeyError):
+        load_checkpoint(save_checkpoint(tmp_path / "m.pt", model), model2, opt2)
+
+
+def test_checkpoint_of_a_wrapped_model_loads_into_a_plain_one(tmp_path):
+    model = toy_model()
+    wrapped = nn.DataParallel(model)  # same .module wrapping as DistributedDataParallel
+    assert unwrap_model(wrapped) is model
+    path = save_checkpoint(tmp_path / "w.pt", wrapped)
+    assert not any(k.startswith("module.") for k in torch.load(path, weights_only=True)["model"])
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.getpid, ())  # harmless, but still "call a function while unpickling"
+
+
+def test_load_checkpoint_refuses_pickled_code(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"model": {}, "payload": _Evil()}, path)
+    with pytest.raises(pickle.UnpicklingError):
+        load_checkpoint(path, toy_model())
+
+
+def test_fit_history_tensorboard_checkpoint_and_resume(tmp_path):
+    x, y = toy_data()
+    loader = TensorLoader(x, y, batch_size=32, shuffle=True)
+    val = TensorLoader(x[:64], y[:64], batch_size=64)
+
+    def fresh():
+        model = toy_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        return model, opt, torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
+
+    # reference: 4 epochs in one go
+    m_ref, o_ref, s_ref = fresh()
+    h_ref = fit(m_ref, loader, o_ref, "cpu", 4, val_loader=val, scheduler=s_ref, progress=False)
+    assert h_ref.epochs == [0, 1, 2, 3] and set(h_ref.history) >= {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
+    assert h_ref["lr"] == pytest.approx([0.1, 0.07, 0.049, 0.0343])
+
+    # 2 epochs, "crash", then resume from the checkpoint for 2 more: identical weights and history
+    ck = tmp_path / "ck.pt"
+    m1, o1, s1 = fresh()
+    fit(m1, loader, o1, "cpu", 2, val_loader=val, scheduler=s1, checkpoint_path=ck, log_dir=tmp_path / "tb",
+        progress=True)
+    m2, o2, s2 = fresh()
+    h2 = fit(m2, loader, o2, "cpu", 4, val_loader=val, scheduler=s2, checkpoint_path=ck, resume=True,
+             progress=False)
+    assert h2.epochs == [0, 1, 2, 3]
+    for p, q in zip(m_ref.parameters(), m2.parameters(), strict=True):
+        torch.testing.assert_close(p, q)
+    assert h2["val_accuracy"] == pytest.approx(h_ref["val_accuracy"])
+    assert load_checkpoint(ck)["epoch"] == 3
+    events = list((tmp_path / "tb").glob("events.out.tfevents.*"))
+    assert events, "SummaryWriter wrote no event file"
+
+
+def test_fit_on_a_non_main_rank_writes_nothing(tmp_path):
+    x, y = toy_data(64)
+    model = toy_model()
+    fit(model, TensorLoader(x, y, batch_size=32), torch.optim.SGD(model.parameters(), lr=0.1), "cpu", 1,
+        log_dir=tmp_path / "tb", checkpoint_path=tmp_path / "ck.pt", is_main=False)
+    assert not (tmp_path / "tb").exists() and not (tmp_path / "ck.pt").exists()
+    assert is_main_process()  # no process group here
+
+
+@pytest.mark.slow
+def test_metrics_are_summed_over_ranks_under_a_process_group(tmp_path):
+    """Two gloo ranks, each evaluating a disjoint half: both report the metrics of the whole set."""
+    script = tmp_path / "two_ranks.py"
+    script.write_text(
+        "import os, sys, torch, torch.distributed as dist\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from course_utils.train import evaluate\n"
+        "from course_utils.pipeline import TensorLoader, UnpaddedShardSampler\n"
+        "dist.init_process_group('gloo')\n"
+        "r, w = dist.get_rank(), dist.get_world_size()\n"
+        "torch.manual_seed(0)\n"
+        "model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.LogSoftmax(1))\n"
+        "x = torch.randn(11, 2); y = torch.arange(11) % 2\n"
+        "res = evaluate(model, TensorLoader(x, y, batch_size=4, sampler=UnpaddedShardSampler(11, r, w)), 'cpu')\n"
+        "full = evaluate(model, TensorLoader(x, y, batch_size=4), 'cpu', sync=False)\n"
+        "assert res['images'] == 11, res\n"
+        "assert abs(res['loss'] - full['loss']) < 1e-6 and res['accuracy'] == full['accuracy'], (res, full)\n"
+        "dist.destroy_process_group()\n"
+        "print('ok', r)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", str(script)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "ok 0" in out.stdout and "ok 1" in out.stdout
