@@ -38,7 +38,7 @@ NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 DOCS = ("README.md", "INSTRUCTORS.md", "GLOSSARY.md", "CONTRIBUTING.md")
 COURSE_TITLE = "Distributed deep learning: a notebook course"
 
-__all__ = ["Page", "notebook_title", "local_links", "build_site", "main"]
+__all__ = ["Page", "notebook_title", "local_links", "course_map", "build_site", "main"]
 
 _LINK_ATTR = re.compile(r"""(?P<attr>\b(?:href|src))=(?P<q>["'])(?P<url>[^"']*)(?P=q)""", re.I)
 
@@ -204,6 +204,31 @@ def _index(pages: list[Page], docs: list[str], times: dict[str, float]) -> str:
     return _standalone(COURSE_TITLE, body, _nav(pages, docs, None))
 
 
+def _course_times(root: Path) -> dict[str, float]:
+    """Seconds per notebook that ``make course`` measured (``build/course_times.json``), ok runs only."""
+    times_file = root / "build" / "course_times.json"
+    if not times_file.is_file():
+        return {}
+    try:
+        return {r["notebook"]: float(r["seconds"]) for r in json.loads(times_file.read_text()) if r.get("status") == "ok"}
+    except (ValueError, KeyError, TypeError):
+        return {}
+
+
+def course_map(root: Path = ROOT) -> str:
+    """A Markdown table of the notebooks: number, linked title, CPU seconds measured by ``make course``."""
+    import nbformat
+
+    times = _course_times(root)
+    lines = ["| # | notebook | CPU s (`make course`) |", "|---|---|---|"]
+    for nb_path in sorted((root / "notebooks").glob(NOTEBOOK_GLOB)):
+        title = notebook_title(nbformat.read(nb_path, as_version=4), nb_path.stem)
+        title = re.sub(r"^\d\d\s*[·.:-]\s*", "", title)
+        secs = f"{times[nb_path.name]:.0f}" if nb_path.name in times else "not run"
+        lines.append(f"| {nb_path.name[:2]} | [{title}](notebooks/{nb_path.name}) | {secs} |")
+    return "\n".join(lines)
+
+
 def build_site(out: Path = ROOT / "build" / "site", source: str = "auto", root: Path = ROOT) -> dict:
     """Write the site into ``out`` (replaced); return ``{"pages", "docs", "broken", "seconds"}``."""
     import nbformat
@@ -215,13 +240,7 @@ def build_site(out: Path = ROOT / "build" / "site", source: str = "auto", root: 
     out.mkdir(parents=True)
     pages = _choose_sources(source, root)
     docs = [d for d in DOCS if (root / d).is_file()]
-    times: dict[str, float] = {}
-    times_file = root / "build" / "course_times.json"
-    if times_file.is_file():
-        try:
-            times = {r["notebook"]: float(r["seconds"]) for r in json.loads(times_file.read_text()) if r.get("status") == "ok"}
-        except (ValueError, KeyError, TypeError):
-            times = {}
+    times = _course_times(root)
     linker = _Linker(root, out, {p.name for p in pages}, set(docs))
     exporter = HTMLExporter(template_name="lab")
     for page in pages:
@@ -247,7 +266,14 @@ def main(argv: list[str] | None = None) -> int:
         "--source", choices=("auto", "build", "notebooks"), default="auto",
         help="auto: build/notebooks/ copies newer than the notebook, else notebooks/ (default)",
     )
+    ap.add_argument(
+        "--course-map", action="store_true",
+        help="only print a Markdown table (notebook, title, CPU s from build/course_times.json) for the README",
+    )
     args = ap.parse_args(argv)
+    if args.course_map:
+        print(course_map())
+        return 0
     result = build_site(args.out, args.source)
     if not result["pages"]:
         print("no notebooks/NN_*.ipynb to render", file=sys.stderr)

@@ -103,3 +103,16 @@ def test_course_site(tmp_path):
     assert result["broken"] == [], result["broken"]
     assert dead_links(out) == []
     print(f"site of {len(expected)} notebooks built in {result['seconds']:.1f} s")
+
+
+def test_course_map_for_the_readme(fixture_repo):
+    (fixture_repo / "build").mkdir()
+    (fixture_repo / "build" / "course_times.json").write_text(
+        '[{"notebook": "00_first.ipynb", "status": "ok", "seconds": 12.34, "error": ""},'
+        ' {"notebook": "01_second.ipynb", "status": "FAILED", "seconds": 3.0, "error": "boom"}]'
+    )
+    table = site.course_map(fixture_repo).splitlines()
+    assert table[2:] == ["| 00 | [First](notebooks/00_first.ipynb) | 12 |", "| 01 | [Second](notebooks/01_second.ipynb) | not run |"]
+    out = fixture_repo / "build" / "site"
+    site.build_site(out, root=fixture_repo)
+    assert "<td>12</td>" in (out / "index.html").read_text()
