@@ -224,7 +224,7 @@ def course_map(root: Path = ROOT) -> str:
     for nb_path in sorted((root / "notebooks").glob(NOTEBOOK_GLOB)):
         title = notebook_title(nbformat.read(nb_path, as_version=4), nb_path.stem)
         title = re.sub(r"^\d\d\s*[·.:-]\s*", "", title)
-        secs = f"{times[nb_path.name]:.0f}" if nb_path.name in times else "not run"
+        secs = f"{times[nb_path.name]:.0f}" if nb_path.name in times else "not run (or failed)"
         lines.append(f"| {nb_path.name[:2]} | [{title}](notebooks/{nb_path.name}) | {secs} |")
     return "\n".join(lines)
 

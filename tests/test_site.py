@@ -112,7 +112,7 @@ def test_course_map_for_the_readme(fixture_repo):
         ' {"notebook": "01_second.ipynb", "status": "FAILED", "seconds": 3.0, "error": "boom"}]'
     )
     table = site.course_map(fixture_repo).splitlines()
-    assert table[2:] == ["| 00 | [First](notebooks/00_first.ipynb) | 12 |", "| 01 | [Second](notebooks/01_second.ipynb) | not run |"]
+    assert table[2:] == ["| 00 | [First](notebooks/00_first.ipynb) | 12 |", "| 01 | [Second](notebooks/01_second.ipynb) | not run (or failed) |"]
     out = fixture_repo / "build" / "site"
     site.build_site(out, root=fixture_repo)
     assert "<td>12</td>" in (out / "index.html").read_text()
