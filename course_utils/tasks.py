@@ -1,0 +1,134 @@
+"""Small tasks and a minimal training loop for the theory notebooks (01 CNN, 03 GRU).
+
+* :func:`first_token_task` - a synthetic long-dependency task: the label is the *first* token of a
+  sequence of ``T`` random tokens. A model must carry one piece of information across ``T`` steps
+  while later tokens of the same kind arrive; a plain RNN stops managing this as ``T`` grows (notebook 03).
+* :class:`SeqClassifier` - an ``nn.RNN`` or ``nn.GRU`` read-out from the last hidden state (notebook 03).
+* :func:`train_classifier` / :func:`accuracy` - a few-line, seeded, device-agnostic training loop for
+  tiny models (notebooks 01 and 03); the full training loop with checkpoints is taught in notebook 05.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["first_token_task", "mnist_rows", "SeqClassifier", "train_classifier", "accuracy"]
+
+
+def first_token_task(
+    n: int, T: int, n_classes: int = 4, n_distractors: int = 0, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` one-hot token sequences ``x [n, T, n_classes + n_distractors]`` (float32) and labels ``y [n]`` (int64).
+
+    Step 0 holds the class token (one of the first ``n_classes`` channels); every later step holds a
+    random token: with ``n_distractors=0`` from the same ``n_classes`` symbols (later tokens look exactly
+    like the answer, so the model must store step 0 and stop inputs overwriting it), otherwise from
+    ``n_distractors`` separate symbols. The label is the step-0 token: chance is ``1 / n_classes``, and the
+    answer lies ``T - 1`` steps before the read-out.
+    """
+    if T < 1:
+        raise ValueError(f"T must be >= 1, got {T}")
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, size=n)
+    if n_distractors:
+        later = n_classes + rng.integers(0, n_distractors, size=(n, T - 1))
+    else:
+        later = rng.integers(0, n_classes, size=(n, T - 1))
+    tokens = np.concatenate([y[:, None], later], axis=1)
+    x = np.eye(n_classes + n_distractors, dtype=np.float32)[tokens]
+    return x, y.astype(np.int64)
+
+
+def mnist_rows(images: np.ndarray) -> np.ndarray:
+    """MNIST ``uint8 [N,28,28]`` -> float32 sequences ``[N, 28 steps, 28 features]`` in [0, 1] (notebook 03).
+
+    Row-by-row reading: step ``t`` is image row ``t``, so a recurrent model sees the digit top to bottom.
+    """
+    return (np.asarray(images, dtype=np.float32) / 255.0).reshape(len(images), 28, 28)
+
+
+class SeqClassifier(nn.Module):
+    """``nn.RNN``/``nn.GRU`` (batch-first) followed by a linear layer on the last hidden state -> logits."""
+
+    def __init__(self, n_in: int, hidden: int, n_out: int, cell: str = "gru", update_bias: float | None = None) -> None:
+        """``update_bias`` (GRU only) sets the update gate's total bias ``b_iz + b_hz`` at initialisation:
+        a positive value makes ``z`` close to 1, so a fresh GRU already carries its state forward."""
+        super().__init__()
+        kinds = {"rnn": nn.RNN, "gru": nn.GRU}
+        if cell not in kinds:
+            raise ValueError(f"cell must be one of {sorted(kinds)}, got {cell!r}")
+        self.cell = cell
+        self.rnn = kinds[cell](n_in, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, n_out)
+        if update_bias is not None:
+            if cell != "gru":
+                raise ValueError("update_bias is a GRU setting (the plain RNN has no gates)")
+            with torch.no_grad():  # PyTorch's gate blocks are r, z, n: z is the middle third
+                self.rnn.bias_ih_l0[hidden : 2 * hidden] = 0.0
+                self.rnn.bias_hh_l0[hidden : 2 * hidden] = update_bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, h_last = self.rnn(x)  # h_last [1, N, H]
+        return self.head(h_last[-1])
+
+
+def train_classifier(
+    model: nn.Module,
+    x: np.ndarray | torch.Tensor,
+    y: np.ndarray | torch.Tensor,
+    *,
+    epochs: int = 1,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    loss_fn: Callable = F.cross_entropy,
+    clip: float | None = None,
+    device: torch.device | str | None = None,
+) -> list[float]:
+    """Train ``model`` with Adam on ``(x, y)`` for ``epochs``; return the mean loss of each epoch.
+
+    Seeded shuffling (``seed``); ``loss_fn`` is ``F.cross_entropy`` for logits or ``F.nll_loss`` for a
+    model that returns log-probabilities (the course's ``Net``). ``clip`` bounds the gradient norm.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    x = torch.as_tensor(x, dtype=torch.float32)
+    y = torch.as_tensor(y, dtype=torch.int64)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    history = []
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=gen)
+        total, count = 0.0, 0
+        for start in range(0, len(x), batch_size):
+            idx = order[start : start + batch_size]
+            xb, yb = x[idx].to(device), y[idx].to(device)
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            if clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
+            opt.step()
+            total += loss.item() * len(idx)
+            count += len(idx)
+        history.append(total / count)
+    return history
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, batch_size: int = 500) -> float:
+    """Fraction of ``argmax(model(x)) == y`` in eval mode (the model is left in eval mode)."""
+    device = next(model.parameters()).device
+    x = torch.as_tensor(x, dtype=torch.float32)
+    y = torch.as_tensor(y, dtype=torch.int64)
+    model.eval()
+    correct = 0
+    for start in range(0, len(x), batch_size):
+        pred = model(x[start : start + batch_size].to(device)).argmax(dim=1).cpu()
+        correct += int((pred == y[start : start + batch_size]).sum())
+    return correct / len(x)
