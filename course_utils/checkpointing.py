@@ -18,7 +18,7 @@ from torch.utils.checkpoint import checkpoint_sequential
 from .bench import Timing, time_it
 from .memory import profile_step_memory
 
-__all__ = ["forward_maybe_checkpointed", "CheckpointCost", "checkpoint_cost"]
+__all__ = ["forward_maybe_checkpointed", "ffn_kept_bytes", "CheckpointCost", "checkpoint_cost"]
 
 
 def forward_maybe_checkpointed(model: nn.Sequential, x: torch.Tensor, segments: int = 0) -> torch.Tensor:
@@ -29,6 +29,20 @@ def forward_maybe_checkpointed(model: nn.Sequential, x: torch.Tensor, segments: 
     if segments <= 0:
         return model(x)
     return checkpoint_sequential(model, segments, x, use_reentrant=False)
+
+
+def ffn_kept_bytes(batch: int, width: int, depth: int, segments: int, elem_bytes: int = 4) -> int:
+    """Bytes an :func:`course_utils.memory.ffn_stack` keeps after forward with ``segments`` checkpointed
+    segments (``segments`` divides ``depth``; 0 = none): the inputs of segments 2…s, the last segment's
+    activations (5·B·w per block, its input included) and, per checkpointed segment, the saved CPU RNG state
+    (``checkpoint`` keeps it so that dropout is recomputed identically)."""
+    e = batch * width * elem_bytes
+    if segments <= 1:
+        return 5 * depth * e
+    if depth % segments:
+        raise ValueError(f"segments ({segments}) must divide depth ({depth})")
+    rng = torch.get_rng_state().numel()
+    return (segments - 1) * (e + rng) + 5 * (depth // segments) * e
 
 
 @dataclass(frozen=True)
@@ -56,8 +70,5 @@ def checkpoint_cost(
 
     fwd_bwd()  # grads exist from here on, so every measured call does the same work
     mem = profile_step_memory(fwd_bwd)
-    t_fwd_end = mem.phases["forward"][1]
-    kept = [b for t, b in mem.timeline if t <= t_fwd_end]
-    after_forward = kept[-1] if kept else 0
     timing = time_it(fwd_bwd, repeats=repeats, warmup=warmup)
-    return CheckpointCost(segments, mem.peak, after_forward, timing)
+    return CheckpointCost(segments, mem.peak, mem.live_at_end("forward"), timing)

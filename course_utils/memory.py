@@ -252,6 +252,12 @@ class StepMemory:
         inside = [b for t, b in self.timeline if t0 <= t <= t1]
         return max(inside, default=0)
 
+    def live_at_end(self, phase: str) -> int:
+        """Live bytes when ``phase`` ended (e.g. after "forward": what is kept for backward)."""
+        t1 = self.phases[phase][1]
+        before = [b for t, b in self.timeline if t <= t1]
+        return before[-1] if before else 0
+
 
 def profile_step_memory(fn: Callable[[], Any], quiet: bool = True) -> StepMemory:
     """Run ``fn()`` under ``torch.profiler`` with ``profile_memory=True``; return peak and retained bytes.

@@ -259,13 +259,16 @@ def split_sequential(model: nn.Sequential, n_stages: int) -> list[list[int]]:
     return stages
 
 
-def _send(t: torch.Tensor, dst: int) -> None:
-    """Send a tensor's shape (fixed-size header), then its data (blocking)."""
+def _isend(t: torch.Tensor, dst: int, pending: list) -> None:
+    """Send a tensor's shape (a fixed-size header), then its data, without waiting for the receiver.
+
+    The work handles and the tensors go to ``pending``; they must stay alive until ``wait()``."""
     header = torch.zeros(8, dtype=torch.int64)
     header[0] = t.dim()
     header[1 : 1 + t.dim()] = torch.tensor(t.shape)
-    dist.send(header, dst)
-    dist.send(t.contiguous(), dst)
+    t = t.contiguous()
+    pending.append((dist.isend(header, dst), header))
+    pending.append((dist.isend(t, dst), t))
 
 
 def _recv(src: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -285,7 +288,8 @@ def gpipe_step(
     ``mean((y - target)²)`` over the whole batch, as the sum over micro-batches of their means times
     (micro-batch size / batch size). Schedule: every stage runs all ``n_micro`` forwards (receiving
     activations from the previous stage, sending to the next), then all backwards in reverse order
-    (receiving output gradients from the next stage, sending input gradients back).
+    (receiving output gradients from the next stage, sending input gradients back). Sends are
+    asynchronous (``isend``), so a stage never waits for its neighbour to be ready to receive.
     Gradients accumulate in ``stage``'s ``.grad``. Returns the last stage's output and loss, and
     ``busy``: a list of ``(kind, micro-batch, start, end)`` with ``time.perf_counter()`` times.
     """
@@ -294,7 +298,7 @@ def gpipe_step(
     micro_x = x.chunk(n_micro) if first else [None] * n_micro
     micro_t = target.chunk(n_micro) if last else [None] * n_micro
     n_total = target.shape[0] if last else None
-    inputs, outputs, losses, busy = [], [], [], []
+    inputs, outputs, losses, busy, pending = [], [], [], [], []
     for i in range(n_micro):  # all forwards
         inp = micro_x[i] if first else _recv(rank - 1).requires_grad_(True)
         t0 = time.perf_counter()
@@ -305,7 +309,7 @@ def gpipe_step(
         if last:
             losses.append(loss)
         else:
-            _send(out.detach(), rank + 1)
+            _isend(out.detach(), rank + 1, pending)
         inputs.append(inp)
         outputs.append(out)
     for i in reversed(range(n_micro)):  # all backwards, last micro-batch first
@@ -317,7 +321,9 @@ def gpipe_step(
             outputs[i].backward(grad_out)
         busy.append(("B", i, t0, time.perf_counter()))
         if not first:
-            _send(inputs[i].grad, rank - 1)
+            _isend(inputs[i].grad, rank - 1, pending)
+    for work, _ in pending:  # sends went out while this stage computed; make sure they are done
+        work.wait()
     result: dict[str, Any] = {"busy": busy}
     if last:
         result["y"] = torch.cat([o.detach() for o in outputs])
