@@ -1,0 +1,78 @@
+"""course_utils.async_sgd: sync SGD is exact large-batch SGD; async runs apply every gradient; staleness."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.nn.utils import parameters_to_vector
+
+from course_utils import async_sgd as A
+
+H = A.Hyper(steps=6, batch_size=8, lr=0.05, seed=0, snapshot_every=3)
+
+
+def _reference_sgd(workers: int, h: A.Hyper) -> np.ndarray:
+    """One process: each step averages the gradients of every worker's minibatch, then one SGD step."""
+    model = A.make_model(h.seed)
+    streams = [list(A.worker_batches(w, workers, h.steps, h.batch_size, h.seed)) for w in range(workers)]
+    for step in range(h.steps):
+        model.zero_grad()
+        for w in range(workers):
+            xb, yb = streams[w][step]
+            (F.nll_loss(model(xb), yb) / workers).backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= h.lr * p.grad
+    return parameters_to_vector(model.parameters()).detach().numpy()
+
+
+def test_worker_batches_are_seeded_and_from_the_own_shard():
+    a = list(A.worker_batches(1, 2, 3, 4, seed=0))
+    b = list(A.worker_batches(1, 2, 3, 4, seed=0))
+    assert all(torch.equal(xa, xb) for (xa, _), (xb, _) in zip(a, b, strict=True))
+    other = list(A.worker_batches(0, 2, 3, 4, seed=0))
+    assert not torch.equal(a[0][0], other[0][0])
+
+
+def test_sync_equals_single_process_large_batch_sgd_and_is_never_stale():
+    log = A.run_sync(2, H)
+    assert log.updates == [0, 3, 6] and len(log.snapshots) == 3
+    assert log.staleness == [0] * (2 * H.steps) and log.gradients == 2 * H.steps
+    np.testing.assert_allclose(log.snapshots[-1], _reference_sgd(2, H), rtol=1e-5, atol=1e-6)
+
+
+def test_parameter_server_with_one_worker_is_plain_sgd():
+    log = A.run_ps(1, H)
+    assert log.staleness == [0] * H.steps  # nobody else updates between read and write
+    assert log.gradients == H.steps and log.updates == [0, 3, 6]
+    np.testing.assert_allclose(log.snapshots[-1], _reference_sgd(1, H), rtol=1e-5, atol=1e-6)
+
+
+def test_hogwild_makes_exactly_the_budget_of_updates_and_measures_staleness():
+    log = A.run_hogwild(2, A.Hyper(steps=20, batch_size=8, snapshot_every=5))
+    assert len(log.staleness) == 40 and log.gradients == 40
+    assert min(log.staleness) >= 0 and max(log.staleness) <= 39
+    assert sorted(set(log.staleness_worker)) == [0, 1]
+    assert log.updates[0] == 0 and log.updates[-1] == 40
+    assert np.all(np.diff(log.updates) > 0) and np.all(np.diff(log.times) >= 0)
+
+
+@pytest.mark.slow
+def test_comparison_runs_all_methods_in_one_group_and_training_helps():
+    h = A.Hyper(steps=30, batch_size=16, snapshot_every=10)
+    (res,) = A.run_comparison(2, h, settings=[(0.0, 0.05)])
+    from course_utils.pipeline import load_mnist_tensors
+
+    x, y = load_mnist_tensors("test")
+    x, y = x[:300], y[:300]
+    for name, log in res.items():
+        losses, _ = A.evaluate_snapshots(log, x, y)
+        assert losses[-1] < losses[0], name
+    assert res["sync"].updates[-1] == 30 and res["hogwild"].updates[-1] == 60 and res["ps"].updates[-1] == 60
+    assert set(res["sync"].staleness) == {0}
+    assert len(res["ps"].staleness) == 60 and min(res["ps"].staleness) >= 0
+    assert res["ps"].gradients == res["hogwild"].gradients == 60
+    # the straggler (worker 1) contributes fewer of the asynchronous updates than worker 0
+    assert res["ps"].staleness_worker.count(1) < res["ps"].staleness_worker.count(0)
