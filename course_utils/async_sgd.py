@@ -56,6 +56,7 @@ __all__ = [
     "run_ps",
     "run_comparison",
     "evaluate_snapshots",
+    "reference_sync_sgd",
     "delayed_gradient_descent",
     "time_to_target",
 ]
@@ -63,13 +64,22 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Hyper:
-    """Settings shared by every method: gradients per worker (``steps``), minibatch, learning rate..."""
+    """Settings shared by every method: gradients per worker (``steps``), minibatch, learning rate...
+
+    ``sync_lr``: the learning rate of synchronous SGD (default ``lr``). One synchronous update averages
+    ``W`` gradients, i.e. uses a ``W`` times larger batch; the linear-scaling rule sets ``sync_lr = W * lr``.
+    """
 
     steps: int = 100
     batch_size: int = 32
     lr: float = 0.05
     seed: int = 0
     snapshot_every: int = 10
+    sync_lr: float | None = None
+
+    @property
+    def lr_sync(self) -> float:
+        return self.lr if self.sync_lr is None else self.sync_lr
 
 
 @dataclass
@@ -163,7 +173,7 @@ def _sync(worker: int, workers: int, h: Hyper, delays: Sequence[float], group=No
         te = time.perf_counter()
         flat /= workers
         with torch.no_grad():
-            vector_to_parameters(parameters_to_vector(params) - h.lr * flat, params)
+            vector_to_parameters(parameters_to_vector(params) - h.lr_sync * flat, params)
         log.compute += tm - tc
         log.comm += te - tm
         log.gradients += 1
@@ -458,6 +468,26 @@ def evaluate_snapshots(log: RunLog, x: torch.Tensor, y: torch.Tensor) -> tuple[n
         losses.append(F.nll_loss(out, y).item())
         accs.append((out.argmax(1) == y).float().mean().item())
     return np.array(losses), np.array(accs)
+
+
+def reference_sync_sgd(workers: int, h: Hyper = Hyper()) -> np.ndarray:
+    """What synchronous SGD on ``workers`` ranks must produce, computed in one process (notebook 09).
+
+    Each step averages the gradients of every worker's minibatch (the same seeded minibatches as
+    :func:`sync_worker`) and takes one SGD step: large-batch SGD with batch ``workers * h.batch_size``.
+    Returns the final flat parameters.
+    """
+    model = make_model(h.seed)
+    streams = [worker_batches(w, workers, h.steps, h.batch_size, h.seed) for w in range(workers)]
+    for _ in range(h.steps):
+        model.zero_grad()
+        for stream in streams:
+            xb, yb = next(stream)
+            (F.nll_loss(model(xb), yb) / workers).backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= h.lr_sync * p.grad
+    return parameters_to_vector(model.parameters()).detach().numpy()
 
 
 def delayed_gradient_descent(a: float, lr: float, tau: int, steps: int, w0: float = 1.0) -> list[float]:

@@ -43,6 +43,8 @@ __all__ = [
     "predict_worker",
     "distributed_predict",
     "benchmark_worker",
+    "latency_by_batch",
+    "process_scaling",
     "ModelSpec",
 ]
 
@@ -171,30 +173,97 @@ def benchmark_worker(
     batch_sizes: list[int],
     repeats: int = 3,
     warmup: int = 1,
-) -> dict[int, dict[str, list[float]]]:
-    """Time :func:`predict_worker`'s phases at several batch sizes inside one process group (notebook 11).
+) -> dict[str, Any]:
+    """Time the phases of a distributed prediction at several batch sizes in one process group (notebook 11).
 
-    For each batch size: ``warmup`` untimed passes, then ``repeats`` timed passes, each starting with a
-    barrier so all ranks start together. Returns ``{batch_size: {"compute": [...], "gather": [...],
-    "total": [...]}}`` in seconds, where ``total`` is barrier-to-gathered on this rank.
+    For each batch size: ``warmup`` untimed passes, then ``repeats`` timed passes. A pass starts with a
+    barrier (all ranks start together) and is split into ``compute`` (this rank's rows), ``wait`` (a
+    barrier: idle until the slowest rank has finished computing) and ``gather`` (the collective itself);
+    ``total`` is compute + wait + gather. Returns ``{"enter", "exit"}`` (wall-clock ``time.time()`` when
+    this function started and ended, to work out process start-up), ``"load"`` seconds and
+    ``"by_batch": {batch_size: {"compute": [...], "wait": [...], "gather": [...], "total": [...]}}``.
     """
+    enter = time.time()
+    t0 = time.perf_counter()
     net = load_model(model)
+    load = time.perf_counter() - t0
     ranges = split_rows(len(inputs), world_size)
     start, end = ranges[rank]
     mine = inputs[start:end]
-    out: dict[int, dict[str, list[float]]] = {}
+    by_batch: dict[int, dict[str, list[float]]] = {}
     for bs in batch_sizes:
-        rec: dict[str, list[float]] = {"compute": [], "gather": [], "total": []}
+        rec: dict[str, list[float]] = {"compute": [], "wait": [], "gather": [], "total": []}
         for i in range(warmup + repeats):
             dist.barrier()
             t0 = time.perf_counter()
             local = predict_local(net, mine, bs)
             t1 = time.perf_counter()
-            gather_rows(local, ranges)
+            dist.barrier()
             t2 = time.perf_counter()
+            gather_rows(local, ranges)
+            t3 = time.perf_counter()
             if i >= warmup:
-                rec["compute"].append(t1 - t0)
-                rec["gather"].append(t2 - t1)
-                rec["total"].append(t2 - t0)
-        out[bs] = rec
+                for key, value in (("compute", t1 - t0), ("wait", t2 - t1), ("gather", t3 - t2), ("total", t3 - t0)):
+                    rec[key].append(value)
+        by_batch[bs] = rec
+    return {"enter": enter, "load": load, "by_batch": by_batch, "exit": time.time()}
+
+
+def latency_by_batch(
+    model: nn.Module, inputs: torch.Tensor, batch_sizes: list[int], repeats: int = 20, warmup: int = 2
+) -> dict[int, Any]:
+    """One process: a :class:`course_utils.bench.Timing` of one forward pass per batch size (notebook 11).
+
+    Its ``p50``/``p95`` are the latency of a request of that many rows; ``throughput`` is rows/s.
+    """
+    from .bench import time_it
+
+    model.eval()
+    out = {}
+    with torch.inference_mode():
+        for bs in batch_sizes:
+            xb = inputs[:bs]
+            out[bs] = time_it(lambda xb=xb: model(xb), repeats=repeats, warmup=warmup, items=len(xb))
+    return out
+
+
+def process_scaling(
+    model: ModelSpec,
+    inputs: torch.Tensor,
+    worker_counts: list[int],
+    batch_sizes: list[int],
+    repeats: int = 3,
+    threads_per_rank: int = 1,
+    timeout: float = 300.0,
+) -> dict[int, dict[str, Any]]:
+    """Run :func:`benchmark_worker` for each world size (one launch each) and summarise (notebook 11).
+
+    Per world size: ``startup`` (launch until the last rank entered the worker: spawning, importing,
+    forming the process group), ``teardown`` (last rank done until ``run`` returned), ``launch_wall``, the
+    slowest rank's ``load``, and per batch size the median over repeats of the slowest rank's ``compute``,
+    ``wait``, ``gather`` and ``total`` seconds.
+    """
+    import statistics
+
+    out: dict[int, dict[str, Any]] = {}
+    for w in worker_counts:
+        t0 = time.time()
+        per_rank = launch.run(
+            benchmark_worker, w, args=(model, inputs, batch_sizes, repeats), timeout=timeout,
+            threads_per_rank=threads_per_rank,
+        )
+        t1 = time.time()
+        phases: dict[int, dict[str, float]] = {}
+        for bs in batch_sizes:
+            phases[bs] = {
+                key: statistics.median(max(r["by_batch"][bs][key][i] for r in per_rank) for i in range(repeats))
+                for key in ("compute", "wait", "gather", "total")
+            }
+        out[w] = {
+            "startup": max(r["enter"] for r in per_rank) - t0,
+            "teardown": t1 - max(r["exit"] for r in per_rank),
+            "launch_wall": t1 - t0,
+            "load": max(r["load"] for r in per_rank),
+            "phases": phases,
+        }
     return out

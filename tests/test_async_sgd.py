@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
-from torch.nn.utils import parameters_to_vector
 
 from course_utils import async_sgd as A
 
 H = A.Hyper(steps=6, batch_size=8, lr=0.05, seed=0, snapshot_every=3)
-
-
-def _reference_sgd(workers: int, h: A.Hyper) -> np.ndarray:
-    """One process: each step averages the gradients of every worker's minibatch, then one SGD step."""
-    model = A.make_model(h.seed)
-    streams = [list(A.worker_batches(w, workers, h.steps, h.batch_size, h.seed)) for w in range(workers)]
-    for step in range(h.steps):
-        model.zero_grad()
-        for w in range(workers):
-            xb, yb = streams[w][step]
-            (F.nll_loss(model(xb), yb) / workers).backward()
-        with torch.no_grad():
-            for p in model.parameters():
-                p -= h.lr * p.grad
-    return parameters_to_vector(model.parameters()).detach().numpy()
 
 
 def test_worker_batches_are_seeded_and_from_the_own_shard():
@@ -37,17 +22,19 @@ def test_worker_batches_are_seeded_and_from_the_own_shard():
 
 
 def test_sync_equals_single_process_large_batch_sgd_and_is_never_stale():
-    log = A.run_sync(2, H)
+    h = dataclasses.replace(H, sync_lr=2 * H.lr)  # the linear-scaling rule for a 2x larger batch
+    log = A.run_sync(2, h)
     assert log.updates == [0, 3, 6] and len(log.snapshots) == 3
-    assert log.staleness == [0] * (2 * H.steps) and log.gradients == 2 * H.steps
-    np.testing.assert_allclose(log.snapshots[-1], _reference_sgd(2, H), rtol=1e-5, atol=1e-6)
+    assert log.staleness == [0] * (2 * h.steps) and log.gradients == 2 * h.steps
+    np.testing.assert_allclose(log.snapshots[-1], A.reference_sync_sgd(2, h), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(A.reference_sync_sgd(2, h), A.reference_sync_sgd(2, H))  # sync_lr is used
 
 
 def test_parameter_server_with_one_worker_is_plain_sgd():
     log = A.run_ps(1, H)
     assert log.staleness == [0] * H.steps  # nobody else updates between read and write
     assert log.gradients == H.steps and log.updates == [0, 3, 6]
-    np.testing.assert_allclose(log.snapshots[-1], _reference_sgd(1, H), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(log.snapshots[-1], A.reference_sync_sgd(1, H), rtol=1e-5, atol=1e-6)
 
 
 def test_hogwild_makes_exactly_the_budget_of_updates_and_measures_staleness():
@@ -76,3 +63,18 @@ def test_comparison_runs_all_methods_in_one_group_and_training_helps():
     assert res["ps"].gradients == res["hogwild"].gradients == 60
     # the straggler (worker 1) contributes fewer of the asynchronous updates than worker 0
     assert res["ps"].staleness_worker.count(1) < res["ps"].staleness_worker.count(0)
+
+
+def test_delayed_gradient_descent_stability_bound():
+    # w[t+1] = w[t] - c w[t-tau] is stable iff 0 < c < 2 sin(pi / (2 (2 tau + 1)))
+    for tau in (0, 1, 2, 4):
+        bound = 2 * np.sin(np.pi / (2 * (2 * tau + 1)))
+        below = A.delayed_gradient_descent(1.0, 0.8 * bound, tau, 600)
+        above = A.delayed_gradient_descent(1.0, 1.2 * bound, tau, 600)
+        assert abs(below[-1]) < 1e-3 and abs(above[-1]) > 1.0, tau
+    assert A.delayed_gradient_descent(2.0, 0.25, 0, 2) == [1.0, 0.5, 0.25]
+
+
+def test_time_to_target():
+    assert A.time_to_target([0, 1, 2], [3.0, 2.0, 1.0], 2.0) == 1.0
+    assert A.time_to_target([0, 1], [3.0, 2.5], 1.0) is None

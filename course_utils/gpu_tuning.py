@@ -1,0 +1,242 @@
+"""GPU inference tuning knobs for the article's ``Net``: a sweep you can run as a script (notebook 11).
+
+``python -m course_utils.gpu_tuning`` (on a machine with a CUDA GPU) measures images/s of ``Net`` inference
+on synthetic data for a grid of settings and prints a table (``--json PATH`` also writes it). Notebook 11
+calls :func:`sweep` when ``torch.cuda.is_available()`` and otherwise shows :data:`RECORDED`, numbers
+measured elsewhere, with their provenance.
+
+The knobs (each a :class:`Config` field):
+
+* ``batch`` - bigger batches amortise kernel launches; this model is tiny, so it needs huge ones;
+* ``channels_last`` - NHWC memory layout, which cuDNN's fastest convolution kernels prefer;
+* ``cudnn_benchmark`` - let cuDNN time its algorithms for the shapes seen and keep the fastest;
+* ``tf32`` - TensorFloat-32 matmuls/convolutions on tensor cores (fp32 storage, 10-bit mantissa products);
+* ``dtype="bf16"`` - bfloat16 autocast;
+* ``compile`` - ``torch.compile`` mode (e.g. ``"max-autotune-no-cudagraphs"``) fusing the small ops;
+* ``cuda_graph`` - capture one forward pass as a CUDA graph and replay it (no per-kernel launch cost);
+* ``uint8_input`` - keep the images as uint8 (4x fewer bytes than float32) and normalise on the device,
+  inside the timed forward.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+
+import torch
+from torch import nn
+
+from .models import Net
+from .pipeline import MNIST_MEAN, MNIST_STD
+
+__all__ = ["Config", "RECORDED", "RECORDED_PROVENANCE", "net_flops_per_image", "measure", "sweep", "default_configs"]
+
+#: Numbers measured on one NVIDIA H100 for ``Net`` with synthetic data, batch 65,536, as given in the
+#: course's issue 6. Not measured by this code in this repository: see :data:`RECORDED_PROVENANCE`.
+RECORDED: list[dict] = [
+    {"config": "eager fp32", "batch": 65536, "images_per_s": 6.5e6},
+    {"config": "eager bf16 autocast", "batch": 65536, "images_per_s": 5.4e6},
+    {"config": 'torch.compile(mode="max-autotune-no-cudagraphs") fp32', "batch": 65536, "images_per_s": 8.4e6},
+]
+RECORDED_PROVENANCE = (
+    "recorded elsewhere, not measured by this notebook: reference numbers for the article's Net on one "
+    "NVIDIA H100 with synthetic data, given (rounded, '≈') in the course's issue 6 (distributed inference, "
+    "notebooks 09-11); the exact software versions and clocks were not recorded with them"
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One point of the sweep."""
+
+    name: str
+    batch: int = 65536
+    dtype: str = "fp32"  # "fp32" | "bf16"
+    channels_last: bool = False
+    cudnn_benchmark: bool = False
+    tf32: bool = False
+    compile: str | None = None  # a torch.compile mode, or None for eager
+    cuda_graph: bool = False
+    uint8_input: bool = False
+
+
+class _Normalised(nn.Module):
+    """uint8 images in, normalised float on the device, then ``Net`` (the normalisation is fused/timed)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x.float() * (1.0 / 255.0) - MNIST_MEAN) / MNIST_STD
+        if x.dim() == 4 and x.stride(1) == 1 and x.size(1) == 1:  # keep channels_last when requested
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.net(x)
+
+
+def net_flops_per_image() -> float:
+    """Floating-point operations of one ``Net`` forward per image (multiply-add = 2), counted by PyTorch."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = Net().eval()
+    x = torch.zeros(1, 1, 28, 28)
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        net(x)
+    return float(counter.get_total_flops())
+
+
+def _inputs(cfg: Config, device: torch.device) -> torch.Tensor:
+    g = torch.Generator(device="cpu").manual_seed(0)
+    if cfg.uint8_input:
+        x = torch.randint(0, 256, (cfg.batch, 1, 28, 28), dtype=torch.uint8, generator=g)
+    else:
+        x = torch.randn(cfg.batch, 1, 28, 28, generator=g)
+    x = x.to(device)
+    if cfg.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def measure(cfg: Config, device: str | torch.device = "cuda", repeats: int = 20, warmup: int = 5) -> dict:
+    """Images/s of ``Net`` inference under ``cfg`` (median of ``repeats`` timed forwards after ``warmup``)."""
+    device = torch.device(device)
+    cuda = device.type == "cuda"
+    if (cfg.cuda_graph or cfg.cudnn_benchmark) and not cuda:
+        raise ValueError(f"{cfg.name}: CUDA graphs and cudnn.benchmark need a CUDA device")
+    old = (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
+    torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
+    torch.backends.cudnn.allow_tf32 = cfg.tf32
+    try:
+        torch.manual_seed(0)
+        model: nn.Module = Net().eval().to(device)
+        if cfg.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        if cfg.uint8_input:
+            model = _Normalised(model)
+        if cfg.compile:
+            model = torch.compile(model, mode=cfg.compile)
+        x = _inputs(cfg, device)
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.dtype == "bf16")
+
+        def forward():
+            with torch.inference_mode(), autocast:
+                return model(x)
+
+        sync = torch.cuda.synchronize if cuda else (lambda: None)
+        fn = forward
+        if cfg.cuda_graph:
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):
+                for _ in range(3):
+                    forward()
+            torch.cuda.current_stream().wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                static_out = forward()  # noqa: F841 - kept alive by the graph's memory pool
+            fn = graph.replay
+        for _ in range(warmup):
+            fn()
+        sync()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            sync()
+            times.append(time.perf_counter() - t0)
+        times.sort()
+        median = times[len(times) // 2]
+        return {**asdict(cfg), "device": _device_name(device), "median_s": median, "images_per_s": cfg.batch / median}
+    finally:
+        torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    from .bench import machine_label
+
+    return machine_label()
+
+
+def default_configs(batch: int = 65536) -> list[Config]:
+    """The tuning ladder: eager baseline, one knob at a time, then the combination meant to be fastest."""
+    base = Config("eager fp32", batch=batch)
+    tuned = replace(
+        base, name="tuned: uint8 in + channels_last + TF32 + cudnn.benchmark + compile + CUDA graph",
+        uint8_input=True, channels_last=True, tf32=True, cudnn_benchmark=True,
+        compile="max-autotune-no-cudagraphs", cuda_graph=True,
+    )
+    return [
+        base,
+        replace(base, name="+ cudnn.benchmark", cudnn_benchmark=True),
+        replace(base, name="+ channels_last", channels_last=True),
+        replace(base, name="+ TF32", tf32=True),
+        replace(base, name="bf16 autocast", dtype="bf16"),
+        replace(base, name="uint8 input, normalised on device", uint8_input=True),
+        replace(base, name='torch.compile("max-autotune-no-cudagraphs")', compile="max-autotune-no-cudagraphs"),
+        replace(base, name="CUDA graph (eager)", cuda_graph=True),
+        tuned,
+    ]
+
+
+def sweep(
+    batch_sizes: Sequence[int] = (4096, 16384, 65536),
+    configs: Sequence[Config] | None = None,
+    device: str = "cuda",
+    repeats: int = 20,
+) -> list[dict]:
+    """Batch-size sweep of the eager baseline, then every config of :func:`default_configs` at the largest
+    batch. A config that fails (e.g. ``torch.compile`` without a compiler) is reported, not raised."""
+    rows = []
+    largest = max(batch_sizes)
+    for b in batch_sizes:
+        rows.append(_safe(Config(f"eager fp32, batch {b}", batch=b), device, repeats))
+    for cfg in configs if configs is not None else default_configs(largest)[1:]:
+        rows.append(_safe(cfg, device, repeats))
+    return rows
+
+
+def _safe(cfg: Config, device: str, repeats: int) -> dict:
+    try:
+        return measure(cfg, device, repeats=repeats)
+    except Exception as e:  # report and go on: one missing feature must not lose the whole table
+        return {**asdict(cfg), "device": device, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"}
+    finally:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def format_table(rows: Sequence[dict]) -> str:
+    """The sweep as a fixed-width text table."""
+    lines = [f"{'config':<84} {'batch':>7} {'images/s':>12}"]
+    for r in rows:
+        value = f"{r['images_per_s'] / 1e6:>10.2f} M" if "images_per_s" in r else f"  failed: {r['error']}"
+        lines.append(f"{r['name']:<84} {r['batch']:>7} {value}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: run the sweep on the GPU and print (and optionally save) the table."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[4096, 16384, 65536])
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--json", help="also write the rows to this JSON file")
+    a = p.parse_args(argv)
+    if a.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit("no CUDA GPU visible: this sweep is meant for a GPU machine (use --device cpu to try it)")
+    rows = sweep(a.batch_sizes, device=a.device, repeats=a.repeats)
+    print(_device_name(torch.device(a.device)), f"| torch {torch.__version__} | {net_flops_per_image() / 1e6:.3f} MFLOP/image")
+    print(format_table(rows))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
