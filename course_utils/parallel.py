@@ -353,14 +353,18 @@ def pipeline_worker(
     target: torch.Tensor,
     micro_counts: Sequence[int],
     repeats: int = 1,
+    warmup: int = 1,
 ) -> dict:
-    """For each micro-batch count: one GPipe step of stage ``rank`` of ``model`` (``repeats`` times,
-    synchronised by a barrier). Returns this rank's layer indices, the first run's gradients (named as
+    """For each micro-batch count: one GPipe step of stage ``rank`` of ``model`` (``repeats`` times, after
+    ``warmup`` untimed steps, each synchronised by a barrier). Returns this rank's layer indices, the first run's gradients (named as
     in ``model``), the last stage's output and loss, and every run's ``busy`` log."""
     idx = split_sequential(model, world_size)[rank]
     stage = nn.Sequential(*[model[i] for i in idx])
     names = {f"{j}.{n}": f"{i}.{n}" for j, i in enumerate(idx) for n, _ in model[i].named_parameters()}
     runs: dict[int, dict] = {}
+    for _ in range(warmup):  # untimed: first calls pay one-off costs (allocations, kernel set-up)
+        dist.barrier()
+        gpipe_step(stage, x if rank == 0 else None, target if rank == world_size - 1 else None, micro_counts[0])
     for m in micro_counts:
         logs = []
         for r in range(repeats):

@@ -109,3 +109,7 @@ def test_checkpointing_keeps_gradients_and_saves_memory():
     assert plain.after_forward_bytes == pytest.approx(C.ffn_kept_bytes(64, 32, 4, 0), abs=64)
     assert ckpt.after_forward_bytes == pytest.approx(C.ffn_kept_bytes(64, 32, 4, 4), abs=64)
     assert ckpt.peak_bytes < plain.peak_bytes
+    # 8 Linear forwards without checkpointing; the first 3 of 4 segments are recomputed, but only up to
+    # their ReLU (PyTorch stops recomputing once every saved tensor is back): 8 + 3
+    assert (plain.linear_forwards, ckpt.linear_forwards) == (8, 11)
+    assert ckpt.predicted_time_ratio(plain.linear_forwards) == pytest.approx(1 + 3 / 8 / 3)
