@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n-train", type=int, default=2000)
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--threads", type=int, default=1, help="TF intra-op threads per worker")
+    p.add_argument("--fit", action="store_true", help="use Keras model.fit instead (fails on TF 2.21 / Keras 3)")
     args = p.parse_args(argv)
 
     cfg = json.loads(os.environ["TF_CONFIG"])
@@ -61,6 +62,10 @@ def main(argv: list[str] | None = None) -> None:
     with strategy.scope():
         model = keras_cnn()
         optimizer = keras.optimizers.SGD(learning_rate=args.lr, momentum=0.9)
+    if args.fit:  # the official tutorial's way; kept to show the failure
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+        model.fit(ds, epochs=1, steps_per_epoch=args.steps, verbose=0)
+        return
     step = make_train_step(strategy, model, optimizer, global_batch)
     it = iter(strategy.experimental_distribute_dataset(ds))
     for s in range(1, args.steps + 1):

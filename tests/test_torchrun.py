@@ -65,3 +65,15 @@ def test_elastic_restart_resumes_and_matches_an_uninterrupted_two_node_run(tmp_p
     assert a["epoch"] == b["epoch"] == 2
     for k in a["model"]:
         torch.testing.assert_close(a["model"][k], b["model"][k], atol=0, rtol=0)
+
+
+def test_slurm_example_is_valid_bash_and_uses_a_reachable_rendezvous():
+    import subprocess
+    from pathlib import Path
+
+    path = Path(torchrun_train.__file__).parent / "slurm" / "ddp_multinode.sbatch"
+    subprocess.run(["bash", "-n", str(path)], check=True)
+    text = path.read_text()
+    for part in ("#SBATCH --nodes=", "--rdzv-backend=c10d", '--rdzv-endpoint="$head_node', "-m course_utils.torchrun_train"):
+        assert part in text
+    assert "localhost" not in text.split("#SBATCH")[-1]  # only mentioned in the header comment
