@@ -18,9 +18,10 @@ only) and the example's loop with a channels-last model (memory format only).
 
 Each repeat trains every variant for one epoch, in interleaved order (rotated each round) so that
 load from other processes hits all of them alike; the table shows medians over repeats and the ratio of
-medians. A timing is a measurement, never a pass/fail test. Threads are left at PyTorch's default.
+medians. A timing is a measurement, never a pass/fail test. Threads are left at PyTorch's default
+unless ``--threads`` is given (the same for both sides).
 
-    python benchmarks/train_loop_vs_pytorch_example.py [--repeats 7] [--max-batches N]
+    python benchmarks/train_loop_vs_pytorch_example.py [--repeats 7] [--threads N] [--max-batches N]
 """
 
 from __future__ import annotations
@@ -161,10 +162,15 @@ def main(argv: list[str] | None = None) -> dict[str, list[float]]:
     parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds (one epoch per variant each)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
     parser.add_argument("--max-batches", type=int, default=None, help="cut each epoch short (smoke test)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch.set_num_threads for both sides (default: PyTorch's own default)")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     print(f"machine: {machine_label()}")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads (default), batch size {BATCH_SIZE}, "
+    threads = f"{torch.get_num_threads()} threads ({'default' if args.threads is None else 'set by --threads'})"
+    print(f"torch {torch.__version__}, {threads}, batch size {BATCH_SIZE}, "
           f"Adadelta(lr=1.0), model Net ({sum(p.numel() for p in Net().parameters()):,} parameters)")
     load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     variants = make_variants(args.max_batches)

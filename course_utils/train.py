@@ -28,8 +28,10 @@ NHWC convolution and pooling kernels on CPUs.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,7 +182,7 @@ def train_epoch(
     return {
         "loss": loss_total / n,
         "accuracy": correct_total / n,
-        "images": n,
+        "images": int(n),
         "seconds": seconds,
         "images_per_s": n / seconds if seconds > 0 else float("inf"),
     }
@@ -221,7 +223,7 @@ def evaluate(
     model.train(was_training)
     if n == 0:
         raise ValueError("the loader yielded no batches")
-    return {"loss": loss_total / n, "accuracy": correct_total / n, "images": n, "seconds": seconds}
+    return {"loss": loss_total / n, "accuracy": correct_total / n, "images": int(n), "seconds": seconds}
 
 
 @torch.inference_mode()
@@ -324,6 +326,21 @@ def load_checkpoint(
     return ckpt
 
 
+def _summary_writer(log_dir: str | os.PathLike):
+    """A ``SummaryWriter`` that does not import TensorFlow just to write event files.
+
+    ``tensorboard.compat`` imports TensorFlow whenever it is installed (seconds of start-up and a screen of
+    logs in a PyTorch process) unless a module ``tensorboard.compat.notf`` exists; then it uses its own
+    pure-Python file writer, which is all ``add_scalar`` needs. The marker is only set while TensorFlow is
+    not loaded, so a process that already uses TensorFlow is left alone.
+    """
+    if "tensorflow" not in sys.modules:
+        sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(log_dir=str(log_dir))
+
+
 def _set_epoch(loader: Any, epoch: int) -> None:
     """Tell a loader (TensorLoader) or its sampler (DistributedSampler) which epoch starts."""
     for obj in (loader, getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None)):
@@ -355,7 +372,8 @@ def fit(
     epoch-based scheduler such as ``StepLR``), :func:`evaluate` on ``val_loader``, one row of the returned
     :class:`History`, TensorBoard scalars ``train/loss``, ``val/accuracy``... under ``log_dir``, and a
     checkpoint at ``checkpoint_path`` (overwritten each epoch). ``resume=True`` continues from an existing
-    checkpoint (model, optimizer, scheduler, epoch, history); without one it starts from scratch.
+    checkpoint (model, optimizer, scheduler, epoch, history and, outside DDP, PyTorch's random state, so
+    dropout continues exactly as in an uninterrupted run); without one it starts from scratch.
     ``is_main`` (default: rank 0, or True without a process group) decides who shows the progress bar,
     writes logs and saves checkpoints - every rank still trains and evaluates.
     """
@@ -368,11 +386,13 @@ def fit(
         start = int(ckpt["epoch"]) + 1
         if isinstance(ckpt.get("history"), History):
             history = ckpt["history"]
+        if "rng_state" in ckpt and not _dist_ready():  # same dropout masks as an uninterrupted run
+            torch.set_rng_state(ckpt["rng_state"].cpu())
+            if "cuda_rng_state" in ckpt and device.type == "cuda":
+                torch.cuda.set_rng_state(ckpt["cuda_rng_state"].cpu(), device)
     writer = None
     if log_dir is not None and is_main:
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(log_dir=str(log_dir))
+        writer = _summary_writer(log_dir)
     bar = None
     if progress and is_main and epochs > start:
         from tqdm.auto import tqdm
@@ -401,7 +421,10 @@ def fit(
                     writer.add_scalar(f"{split}/{name}", v, epoch)
                 writer.flush()
             if checkpoint_path is not None and is_main:
-                save_checkpoint(checkpoint_path, model, optimizer, epoch, scheduler=scheduler, history=history)
+                rng = {"rng_state": torch.get_rng_state()}
+                if device.type == "cuda":
+                    rng["cuda_rng_state"] = torch.cuda.get_rng_state(device)
+                save_checkpoint(checkpoint_path, model, optimizer, epoch, scheduler=scheduler, history=history, **rng)
     finally:
         if bar is not None:
             bar.close()

@@ -195,6 +195,27 @@ def test_fit_history_tensorboard_checkpoint_and_resume(tmp_path):
     assert events, "SummaryWriter wrote no event file"
 
 
+def test_resume_with_dropout_matches_an_uninterrupted_run(tmp_path):
+    """The checkpoint carries the random state, so dropout masks after a resume are the ones of one long run."""
+    x, y = toy_data(128)
+
+    def fresh():
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 2), nn.LogSoftmax(1))
+        return model, torch.optim.Adam(model.parameters(), lr=0.01)
+
+    loader = TensorLoader(x, y, batch_size=16, shuffle=True)
+    m_ref, o_ref = fresh()
+    fit(m_ref, loader, o_ref, "cpu", 3, progress=False)
+    m1, o1 = fresh()
+    fit(m1, loader, o1, "cpu", 1, checkpoint_path=tmp_path / "c.pt", progress=False)
+    torch.manual_seed(123)  # whatever happened to the random state in between
+    m2, o2 = fresh()
+    fit(m2, loader, o2, "cpu", 3, checkpoint_path=tmp_path / "c.pt", resume=True, progress=False)
+    for p, q in zip(m_ref.parameters(), m2.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
 def test_fit_on_a_non_main_rank_writes_nothing(tmp_path):
     x, y = toy_data(64)
     model = toy_model()
@@ -231,3 +252,34 @@ def test_metrics_are_summed_over_ranks_under_a_process_group(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "ok 0" in out.stdout and "ok 1" in out.stdout
+
+
+def _load_benchmark():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_loop", ROOT / "benchmarks" / "train_loop_vs_pytorch_example.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_script_runs(capsys):
+    """Smoke test of benchmarks/train_loop_vs_pytorch_example.py (two batches per variant; no timing claims)."""
+    module = _load_benchmark()
+    rates = module.main(["--repeats", "1", "--warmup", "0", "--max-batches", "2"])
+    assert len(rates) == 4 and all(len(v) == 1 and v[0] > 0 for v in rates.values())
+    assert "RESULT: course loop / PyTorch-example loop" in capsys.readouterr().out
+
+
+def test_example_style_dataset_matches_the_course_normalisation():
+    """The benchmark's peer must see the same numbers as the course loop (only the loop style differs)."""
+    import numpy as np
+
+    from course_utils.pipeline import normalize_images
+
+    module = _load_benchmark()
+    images = np.random.default_rng(0).integers(0, 256, size=(3, 28, 28), dtype=np.uint8)
+    ds = module.ExampleStyleMNIST(images, np.array([1, 2, 3], dtype=np.uint8))
+    x, y = ds[2]
+    assert y == 3 and x.shape == (1, 28, 28)
+    np.testing.assert_allclose(x.numpy(), normalize_images(images[2:3])[0], atol=1e-6)
