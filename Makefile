@@ -22,6 +22,8 @@ help:
 	@echo "make test     set up, fetch data, run pytest: unit tests + nbval over notebooks/"
 	@echo "make lab      open JupyterLab on the course"
 	@echo "make student  write student versions (solutions blanked) to build/student/"
+	@echo "make site     static HTML of the executed course in build/site/"
+	@echo "make grade SUBMISSIONS=dir   grade dir/<student>/NN_x.ipynb into build/grades.csv"
 	@echo "make unit     unit tests only (fast)     make lint   ruff     make bench   benchmarks"
 	@echo "FULL=1        use the full 70,000-image MNIST in data/mnist-full (download needs internet)"
 	@echo "              instead of the offline subset in data/mnist, e.g. make lab FULL=1"
