@@ -19,8 +19,10 @@ installed in the virtual environment with ``pip install -e .`` (on a cluster, sh
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
+import logging
 import os
 import sys
 import time
@@ -45,13 +47,17 @@ def get_spark(cores: int = 2, app_name: str = "course", quiet: bool = True):
 
     Sets ``PYSPARK_PYTHON``/``PYSPARK_DRIVER_PYTHON`` to this interpreter (so workers import the same
     torch and course_utils) and ``SPARK_LOCAL_IP=127.0.0.1``, which must happen before the first session.
+    ``quiet=True`` starts the JVM with its console output sent to /dev/null (Spark's start-up banner and
+    log lines would otherwise land in the notebook; errors still reach Python as exceptions) and sets the
+    log level to ERROR.
     """
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
-    spark = (
+    builder = (
         SparkSession.builder.master(f"local[{cores}]")
         .appName(app_name)
         .config("spark.ui.enabled", "false")
@@ -62,11 +68,33 @@ def get_spark(cores: int = 2, app_name: str = "course", quiet: bool = True):
         .config("spark.default.parallelism", str(cores))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.python.worker.reuse", "true")
-        .getOrCreate()
     )
+    if quiet and SparkContext._active_spark_context is None:
+        with _console_to_devnull():  # the JVM inherits these file descriptors for its whole life
+            spark = builder.getOrCreate()
+    else:
+        spark = builder.getOrCreate()
     if quiet:
         spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+@contextlib.contextmanager
+def _console_to_devnull():
+    """Point file descriptors 1 and 2 at /dev/null for the duration (child processes keep them)."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, null):
+            os.close(fd)
 
 
 def _import(path: str) -> Any:
@@ -220,5 +248,14 @@ def run_torch_distributor(num_processes: int = 2, **kwargs) -> dict:
     """
     from pyspark.ml.torch.distributor import TorchDistributor
 
-    dist = TorchDistributor(num_processes=num_processes, local_mode=True, use_gpu=False)
-    return dist.run(ddp_train_fn, **kwargs)
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"  # what torchrun would choose anyway, minus its banner about it
+    try:
+        dist = TorchDistributor(num_processes=num_processes, local_mode=True, use_gpu=False)
+        dist.logger.setLevel(logging.WARNING)  # no "Started/Finished local training" INFO lines
+        return dist.run(ddp_train_fn, **kwargs)
+    finally:
+        if saved is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved

@@ -109,3 +109,18 @@ def test_exports_reload_equal_and_workers_use_the_file(tmp_path):
     out = infer.distributed_predict(ep, x, world_size=N)  # N + 1 rows from the .pt2 file
     torch.testing.assert_close(out, ref, rtol=1e-6, atol=1e-6)
     np.testing.assert_array_equal(out.argmax(1).numpy(), ref.argmax(1).numpy())
+
+
+def test_latency_by_batch_returns_timings_per_batch_size():
+    out = infer.latency_by_batch(_net(), torch.randn(16, 1, 28, 28), [1, 16], repeats=3, warmup=1)
+    assert set(out) == {1, 16}
+    assert out[16].items == 16 and len(out[1].times) == 3 and out[1].p95 >= out[1].p50 > 0
+
+
+def test_process_scaling_splits_the_time():
+    res = infer.process_scaling(_net(), torch.randn(10, 1, 28, 28), [2], [4], repeats=2)
+    r = res[2]
+    assert r["startup"] > 0 and r["launch_wall"] >= r["startup"] and r["load"] >= 0
+    ph = r["phases"][4]
+    assert set(ph) == {"compute", "wait", "gather", "total"}
+    assert all(v >= 0 for v in ph.values()) and ph["total"] >= ph["compute"]
