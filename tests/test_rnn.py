@@ -195,3 +195,16 @@ def test_seq_classifier_update_bias_and_training_is_reproducible():
 
     (h1, a1), (h2, a2) = run(), run()
     assert h1 == h2 and a1 == a2 and 0 <= a1 <= 1 and len(h1) == 3
+    torch.manual_seed(0)
+    model = tasks.SeqClassifier(3, 8, 3, "rnn")
+    assert len(tasks.train_classifier(model, x, y, epochs=50, lr=1e-2, stop_below=10.0)) == 1
+
+
+def test_torch_threads_restores_the_setting():
+    before = torch.get_num_threads()
+    with tasks.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), tasks.torch_threads(1):
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == before
