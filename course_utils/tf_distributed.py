@@ -81,13 +81,16 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, global_batch: int, shuf
     return ds.with_options(options)
 
 
-def make_train_step(strategy, model, optimizer, global_batch: int):
+def make_train_step(strategy, model, optimizer, global_batch: int, local_mean: bool = False):
     """A ``tf.function`` that runs one step on every replica and returns the global mean loss.
 
     Inside each replica: per-example losses → ``tf.nn.compute_average_loss(..., global_batch_size)``
     (sum / global batch, *not* mean over the local slice) → gradients → ``optimizer.apply_gradients``
     (which all-reduces, i.e. sums, the replicas' gradients). ``strategy.reduce(SUM)`` adds the replicas'
     scaled losses into the mean loss over the global batch.
+
+    ``local_mean=True`` makes the common mistake instead - each replica averages over its own slice - so
+    the summed gradient is ``replicas`` times too large (shown in notebook 07).
     """
     import keras
     import tensorflow as tf
@@ -96,7 +99,10 @@ def make_train_step(strategy, model, optimizer, global_batch: int):
         with tf.GradientTape() as tape:
             probs = model(xb, training=True)
             per_example = keras.losses.sparse_categorical_crossentropy(yb, probs)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+            if local_mean:
+                loss = tf.reduce_mean(per_example)  # wrong under a strategy: see the docstring
+            else:
+                loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
@@ -109,15 +115,22 @@ def make_train_step(strategy, model, optimizer, global_batch: int):
     return step
 
 
-def train_steps(strategy, model, optimizer, dataset, global_batch: int, steps: int) -> list[float]:
+def train_steps(strategy, model, optimizer, dataset, global_batch: int, steps: int, local_mean: bool = False) -> list[float]:
     """Run ``steps`` custom-loop steps over ``strategy.experimental_distribute_dataset(dataset)``; losses."""
-    step = make_train_step(strategy, model, optimizer, global_batch)
+    step = make_train_step(strategy, model, optimizer, global_batch, local_mean)
     it = iter(strategy.experimental_distribute_dataset(dataset))
     return [float(step(next(it))) for _ in range(steps)]
 
 
 def train_k_steps_from(
-    strategy, weights: list[np.ndarray], images: np.ndarray, labels: np.ndarray, global_batch: int, steps: int, lr: float = 0.05
+    strategy,
+    weights: list[np.ndarray],
+    images: np.ndarray,
+    labels: np.ndarray,
+    global_batch: int,
+    steps: int,
+    lr: float = 0.05,
+    local_mean: bool = False,
 ) -> tuple[list[np.ndarray], list[float]]:
     """Build ``keras_cnn(dropout=False)`` in ``strategy.scope()``, set ``weights``, run ``steps`` SGD steps
     on the first ``steps × global_batch`` samples in order; return the final weights and the losses.
@@ -135,7 +148,7 @@ def train_k_steps_from(
         optimizer.build(model.trainable_variables)  # create its slots now, mirrored, not inside strategy.run
     n = steps * global_batch
     ds = make_dataset(images[:n], labels[:n], global_batch)
-    losses = train_steps(strategy, model, optimizer, ds, global_batch, steps)
+    losses = train_steps(strategy, model, optimizer, ds, global_batch, steps, local_mean)
     return model.get_weights(), losses
 
 
@@ -152,7 +165,8 @@ def fit_throughput(strategy, images: np.ndarray, labels: np.ndarray, global_batc
         model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     ds = make_dataset(images, labels, global_batch, shuffle=True)
     n = (len(images) // global_batch) * global_batch
-    hist = model.fit(ds, epochs=epochs, verbose=0, callbacks=[ImagesPerSecond(n)])
+    # shuffle=False: the dataset already reshuffles every epoch (Keras cannot shuffle a tf.data pipeline)
+    hist = model.fit(ds, epochs=epochs, verbose=0, shuffle=False, callbacks=[ImagesPerSecond(n)])
     return hist.history["images_per_s"][-1], hist.history
 
 

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--per-worker-batch", type=int, default=32)
     p.add_argument("--n-train", type=int, default=2000)
     p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--threads", type=int, default=1, help="TF intra-op threads per worker")
+    p.add_argument("--threads", type=int, default=0, help="TF intra-/inter-op threads per worker (0: TF decides)")
     p.add_argument("--fit", action="store_true", help="use Keras model.fit instead (fails on TF 2.21 / Keras 3)")
     args = p.parse_args(argv)
 
