@@ -50,6 +50,7 @@ def test_tf_config_names_cluster_and_task():
     assert cfg == {"cluster": {"worker": ["127.0.0.1:1111", "127.0.0.1:2222"]}, "task": {"type": "worker", "index": 1}}
 
 
+@pytest.mark.slow
 def test_two_replicas_equal_one_replica_and_fit_runs():
     p = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
