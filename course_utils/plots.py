@@ -223,7 +223,8 @@ def plot_bars(
     names = list(values)
     vals = np.array([float(values[k]) for k in names])
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 0.45 * len(names) + 1.0), dpi=DPI)
+        width = 4.5 + 0.07 * max(len(n) for n in names)  # room for long labels beside the bars
+        fig, ax = plt.subplots(figsize=(width, 0.45 * len(names) + 1.0), dpi=DPI)
     else:
         fig = ax.figure
     y = np.arange(len(names))
@@ -233,6 +234,7 @@ def plot_bars(
     for yi, v in zip(y, vals, strict=True):
         ax.text(v, yi, " " + fmt.format(v), va="center", fontsize=8)
     ax.set_xlim(0, vals.max() * 1.25 if vals.max() > 0 else 1)
+    ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:,.0f}" if abs(v) >= 10 else f"{v:g}")
     ax.set_xlabel(xlabel)
     if title:
         ax.set_title(title)

@@ -202,7 +202,8 @@ def evaluate(
     Returns ``loss``, ``accuracy``, ``images``, ``seconds``. Under DDP (process group initialised,
     ``sync=True``) the counts are summed over ranks, so the result is exact when the ranks' shards are
     disjoint and cover the data once (see :class:`course_utils.pipeline.UnpaddedShardSampler`);
-    ``DistributedSampler`` pads with duplicates and biases it slightly.
+    ``DistributedSampler`` pads with duplicates and biases it slightly. With a process group, every rank
+    must call it (the sum is a collective operation), as with :func:`train_epoch`.
     """
     device = torch.device(device)
     was_training = model.training
@@ -375,7 +376,9 @@ def fit(
     checkpoint (model, optimizer, scheduler, epoch, history and, outside DDP, PyTorch's random state, so
     dropout continues exactly as in an uninterrupted run); without one it starts from scratch.
     ``is_main`` (default: rank 0, or True without a process group) decides who shows the progress bar,
-    writes logs and saves checkpoints - every rank still trains and evaluates.
+    writes logs and saves checkpoints - every rank still trains and evaluates, so under DDP give every
+    rank a ``val_loader`` (or none to all). Rank 0 writes the checkpoint; before other ranks read it
+    (e.g. ``resume=True`` after a restart) put a ``dist.barrier()`` between saving and loading.
     """
     device = torch.device(device)
     is_main = is_main_process() if is_main is None else is_main
@@ -397,7 +400,8 @@ def fit(
     if progress and is_main and epochs > start:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=(epochs - start) * len(train_loader), unit="batch", desc="training")  # type: ignore[arg-type]
+        per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None  # type: ignore[arg-type]
+        bar = tqdm(total=(epochs - start) * per_epoch if per_epoch else None, unit="batch", desc="training")
     try:
         for epoch in range(start, epochs):
             _set_epoch(train_loader, epoch)
