@@ -84,6 +84,7 @@ def test_uneven_sizes_and_ranks_without_rows_in_one_group():
         torch.testing.assert_close(out, infer.predict_local(net, x[:n]), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.*is deprecated:DeprecationWarning")
 def test_model_defined_outside_a_module_is_refused_clearly():
     class Local(nn.Module):
         def forward(self, x):
@@ -96,6 +97,8 @@ def test_model_defined_outside_a_module_is_refused_clearly():
         infer.distributed_predict(torch.jit.script(nn.Flatten()), torch.zeros(2, 1), 2)
 
 
+@pytest.mark.slow  # torch.export traces the model (tens of seconds on a busy 2-core machine)
+@pytest.mark.filterwarnings("ignore:`torch.jit.*is deprecated:DeprecationWarning")
 def test_exports_reload_equal_and_workers_use_the_file(tmp_path):
     net = _net()
     x = torch.randn(N + 1, 1, 28, 28, generator=torch.Generator().manual_seed(1))
