@@ -37,6 +37,7 @@ __all__ = [
     "idx_sha256",
     "load_mnist",
     "default_data_dir",
+    "refuse_file_above",
 ]
 
 #: IDX dtype code -> big-endian NumPy dtype.
@@ -255,6 +256,15 @@ def idx_sha256(array: np.ndarray) -> str:
     return h.hexdigest()
 
 
+def refuse_file_above(folder: Path, target: str) -> None:
+    """Raise a clear ``OSError`` when ``folder`` or a folder above it is a regular file (mkdir would fail)."""
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise OSError(f"cannot write {target}: {parent} is a file, not a folder")
+            return
+
+
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
     """Write ``array`` as an IDX file (gzip when ``path`` ends in ``.gz``), atomically.
 
@@ -264,11 +274,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
     path = Path(path)
     header, payload = idx_header(array), _payload(array)
     folder = path.parent if str(path.parent) else Path(".")
-    for parent in (folder, *folder.parents):
-        if parent.exists():
-            if not parent.is_dir():
-                raise OSError(f"cannot write {path}: {parent} is a file, not a folder")
-            break
+    refuse_file_above(folder, str(path))
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".part")

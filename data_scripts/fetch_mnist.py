@@ -36,7 +36,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: python data_scripts/fetch_mnist.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from course_utils.data import MNIST_FILES, default_data_dir, write_idx  # noqa: E402
+from course_utils.data import MNIST_FILES, default_data_dir, refuse_file_above, write_idx  # noqa: E402
 
 SUBSET_SEED = 0
 SUBSET_TEST_PER_CLASS = 100
@@ -145,11 +145,7 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def _check_writable_folder(out: Path) -> None:
     """Create ``out`` if needed; raise an ``OSError`` that names the folder when that is impossible."""
-    for parent in (out, *out.parents):
-        if parent.exists():
-            if not parent.is_dir():
-                raise OSError(f"cannot write MNIST to {out}: {parent} is a file, not a folder")
-            break
+    refuse_file_above(out, f"MNIST to {out}")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
