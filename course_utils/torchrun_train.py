@@ -88,7 +88,10 @@ class Trainer:
         self.step = self.epochs_run * len(self.loader)
 
     def log(self, msg: str) -> None:
-        print(f"[rank {self.rank}/{self.world_size} local {self.local_rank} attempt {self.restart}] {msg}", flush=True)
+        line = f"[rank {self.rank}/{self.world_size} local {self.local_rank} attempt {self.restart}] {msg}\n"
+        # one write per line: print(msg) writes msg and "\n" separately, and with several ranks on one
+        # unbuffered pipe another rank's text can land in between
+        print(line, end="", flush=True)
 
     def _load_snapshot(self, model: torch.nn.Module) -> int:
         """Restore model and optimizer from the snapshot if there is one; return the epochs already done."""
