@@ -4,8 +4,8 @@
   sequence of ``T`` random tokens. A model must carry one piece of information across ``T`` steps
   while later tokens of the same kind arrive; a plain RNN stops managing this as ``T`` grows (notebook 03).
 * :class:`SeqClassifier` - an ``nn.RNN`` or ``nn.GRU`` read-out from the last hidden state (notebook 03).
-* :func:`train_classifier` / :func:`accuracy` - a few-line, seeded, device-agnostic training loop for
-  tiny models (notebooks 01 and 03); the full training loop with checkpoints is taught in notebook 05.
+* :func:`train_classifier` / :func:`accuracy` - seeded, device-agnostic training of tiny models on
+  in-memory arrays (notebooks 01 and 03), built on the training loop that notebook 05 teaches.
 * :func:`torch_threads` - run a block with one PyTorch thread (faster for tiny models on a busy CPU).
 """
 
@@ -18,6 +18,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .pipeline import TensorLoader
+from .train import predict, train_epoch
 
 __all__ = ["first_token_task", "mnist_rows", "SeqClassifier", "train_classifier", "accuracy", "torch_threads"]
 
@@ -109,48 +112,32 @@ def train_classifier(
     stop_below: float | None = None,
     device: torch.device | str | None = None,
 ) -> list[float]:
-    """Train ``model`` with Adam on ``(x, y)`` for ``epochs``; return the mean loss of each epoch.
+    """Train ``model`` with Adam on in-memory ``(x, y)`` for ``epochs``; return the mean loss of each epoch.
 
-    Seeded shuffling (``seed``); ``loss_fn`` is ``F.cross_entropy`` for logits or ``F.nll_loss`` for a
+    A short-cut for the theory notebooks: one :class:`~course_utils.pipeline.TensorLoader` (seeded
+    shuffle: epoch ``e`` uses ``seed + e``) and :func:`course_utils.train.train_epoch` per epoch - the same
+    loop notebook 05 teaches. ``loss_fn`` is ``F.cross_entropy`` for logits or ``F.nll_loss`` for a
     model that returns log-probabilities (the course's ``Net``). ``clip`` bounds the gradient norm;
     ``stop_below`` ends training early once an epoch's mean loss falls below it.
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    x = torch.as_tensor(x, dtype=torch.float32)
-    y = torch.as_tensor(y, dtype=torch.int64)
-    gen = torch.Generator().manual_seed(seed)
+    loader = TensorLoader(
+        torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.int64),
+        batch_size=batch_size, shuffle=True, seed=seed,
+    )
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
     history = []
-    for _ in range(epochs):
-        order = torch.randperm(len(x), generator=gen)
-        total, count = 0.0, 0
-        for start in range(0, len(x), batch_size):
-            idx = order[start : start + batch_size]
-            xb, yb = x[idx].to(device), y[idx].to(device)
-            opt.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            if clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), clip)
-            opt.step()
-            total += loss.item() * len(idx)
-            count += len(idx)
-        history.append(total / count)
+    for epoch in range(epochs):
+        loader.set_epoch(epoch)
+        stats = train_epoch(model, loader, opt, device, loss_fn, sync=False, clip_grad_norm=clip)
+        history.append(stats["loss"])
         if stop_below is not None and history[-1] < stop_below:
             break
     return history
 
 
-@torch.no_grad()
 def accuracy(model: nn.Module, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, batch_size: int = 500) -> float:
-    """Fraction of ``argmax(model(x)) == y`` in eval mode (the model is left in eval mode)."""
+    """Fraction of ``argmax(model(x)) == y``, computed in eval mode (:func:`course_utils.train.predict`)."""
     device = next(model.parameters()).device
-    x = torch.as_tensor(x, dtype=torch.float32)
-    y = torch.as_tensor(y, dtype=torch.int64)
-    model.eval()
-    correct = 0
-    for start in range(0, len(x), batch_size):
-        pred = model(x[start : start + batch_size].to(device)).argmax(dim=1).cpu()
-        correct += int((pred == y[start : start + batch_size]).sum())
-    return correct / len(x)
+    pred = predict(model, torch.as_tensor(x, dtype=torch.float32), device, batch_size=batch_size).argmax(1)
+    return float((pred == torch.as_tensor(y, dtype=torch.int64)).double().mean())

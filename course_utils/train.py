@@ -143,6 +143,7 @@ def train_epoch(
     progress: Any | None = None,
     log_every: int = 10,
     sync: bool = True,
+    clip_grad_norm: float | None = None,
 ) -> dict[str, float]:
     """Train ``model`` for one pass over ``loader``; return ``loss``, ``accuracy``, ``images``, ``seconds``, ``images_per_s``.
 
@@ -151,7 +152,8 @@ def train_epoch(
     ``F.cross_entropy`` for a model that returns logits). Batches are moved to ``device`` here (a no-op
     when they are already there). ``progress`` is an optional tqdm bar, advanced once per batch. The
     reported loss is the mean of the per-batch losses weighted by batch size, over all ranks when a
-    process group is initialised and ``sync`` is true.
+    process group is initialised and ``sync`` is true. ``clip_grad_norm`` rescales the gradients so that
+    their global norm is at most that value before each step (exploding gradients, notebook 03).
     """
     device = torch.device(device)
     model.train()
@@ -166,6 +168,8 @@ def train_epoch(
         out = model(x)
         loss = loss_fn(out, y)
         loss.backward()
+        if clip_grad_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
         optimizer.step()
         # Metrics stay on the device: an .item() here would wait for the GPU after every batch.
         loss_sum += loss.detach() * len(y)

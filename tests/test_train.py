@@ -284,3 +284,20 @@ def test_example_style_dataset_matches_the_course_normalisation():
     x, y = ds[2]
     assert y == 3 and x.shape == (1, 28, 28)
     np.testing.assert_allclose(x.numpy(), normalize_images(images[2:3])[0], atol=1e-6)
+
+
+def test_train_epoch_clips_the_global_gradient_norm():
+    """With SGD, one step moves the weights by lr x (clipped gradient): its norm can be at most lr x clip."""
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 3) * 100, torch.arange(8) % 2
+    for clip, bound in ((1e-3, 0.1 * 1e-3), (None, None)):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(3, 2)
+        before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        train_epoch(model, [(x, y)], opt, "cpu", F.cross_entropy, sync=False, clip_grad_norm=clip)
+        moved = float((torch.cat([p.detach().flatten() for p in model.parameters()]) - before).norm())
+        if bound is not None:
+            assert moved <= bound * (1 + 1e-5)
+        else:
+            assert moved > 1.0  # unclipped, the large inputs give a large step: the bound above is real
