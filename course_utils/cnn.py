@@ -14,11 +14,12 @@ Taught in notebook 01 (``01_cnn_from_scratch.ipynb``). Conventions:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from .plots import show_maps  # re-exported: notebook 01 calls it as cnn.show_maps
 
 __all__ = [
     "conv_output_size",
@@ -329,38 +330,3 @@ EDGE_KERNELS: dict[str, np.ndarray] = {
     "outline (Laplacian)": np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=np.float32),
     "blur (box 3x3)": np.full((3, 3), 1 / 9, dtype=np.float32),
 }
-
-
-def show_maps(
-    maps: Sequence[np.ndarray] | np.ndarray,
-    titles: Sequence[str] | None = None,
-    ncols: int = 6,
-    size: float = 1.6,
-    cmap: str = "gray",
-    suptitle: str | None = None,
-    dpi: int = 80,
-    symmetric: bool = False,
-):
-    """Plot 2-D arrays (images, kernels, feature maps) in a grid; return the figure (notebook 01).
-
-    ``symmetric=True`` centres each colour scale on 0 (use a diverging ``cmap`` such as ``"RdBu_r"``),
-    so positive and negative weights or responses are told apart.
-    """
-    import matplotlib.pyplot as plt
-
-    maps = [np.asarray(m) for m in maps]
-    ncols = max(1, min(ncols, len(maps)))
-    nrows = math.ceil(len(maps) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if suptitle else 0)), dpi=dpi)
-    axes = np.atleast_1d(axes).ravel()
-    for i, ax in enumerate(axes):
-        ax.axis("off")
-        if i < len(maps):
-            lim = float(np.abs(maps[i]).max()) or 1.0
-            ax.imshow(maps[i], cmap=cmap, **({"vmin": -lim, "vmax": lim} if symmetric else {}))
-            if titles is not None:
-                ax.set_title(titles[i], fontsize=8)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
-    fig.tight_layout()
-    return fig

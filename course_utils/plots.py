@@ -18,6 +18,7 @@ __all__ = [
     "plot_learning_curves",
     "plot_confusion_matrix",
     "show_images",
+    "show_maps",
     "plot_bars",
 ]
 
@@ -179,31 +180,63 @@ def show_images(
     Images may be ``[N,H,W]``, ``[N,1,H,W]``, ``[N,H,W,1]`` or flat square ``[N,H*W]``, uint8 or
     normalised floats, NumPy or tensors. At most ``max_images`` are drawn.
     """
-    import matplotlib.pyplot as plt
-
     x = _as_hw_images(images)[:max_images]
     n = len(x)
     if n == 0:
         raise ValueError("no images to show")
     lab = _to_numpy(labels)[:n] if labels is not None else None
     pred = _to_numpy(predictions)[:n] if predictions is not None else None
-    ncols = max(1, min(ncols, n))
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.1 * ncols, 1.25 * nrows + (0.3 if title else 0)),
-                             dpi=DPI, squeeze=False)
+    titles, colors = None, None
+    if pred is not None:
+        ok = [lab is None or pred[i] == lab[i] for i in range(n)]
+        titles = [f"{pred[i]}" if ok[i] else f"{pred[i]} (true {lab[i]})" for i in range(n)]
+        colors = ["black" if good else "red" for good in ok]
+    elif lab is not None:
+        titles = [str(v) for v in lab]
+    return show_maps(list(x), titles, ncols=ncols, size=(1.1, 1.25), cmap=cmap, suptitle=title, dpi=DPI,
+                     title_colors=colors)
+
+
+def show_maps(
+    maps: Sequence[np.ndarray] | np.ndarray,
+    titles: Sequence[str] | None = None,
+    ncols: int = 6,
+    size: float | tuple[float, float] = 1.6,
+    cmap: str = "gray",
+    suptitle: str | None = None,
+    dpi: int = 80,
+    symmetric: bool = False,
+    title_colors: Sequence[str] | None = None,
+):
+    """Plot 2-D arrays (images, kernels, feature maps) in a grid; return the figure (notebook 01).
+
+    ``size`` is the width (and height) of one cell in inches, or ``(width, height)``.
+    ``symmetric=True`` centres each colour scale on 0 (use a diverging ``cmap`` such as ``"RdBu_r"``),
+    so positive and negative weights or responses are told apart. ``title_colors`` colours each title
+    (:func:`show_images` marks wrong predictions red with it).
+    """
+    import matplotlib.pyplot as plt
+
+    maps = [np.asarray(m) for m in maps]
+    if not maps:
+        raise ValueError("no maps to show")
+    if any(m.ndim != 2 for m in maps):
+        raise ValueError(f"every map must be 2-D, got shapes {sorted({m.shape for m in maps if m.ndim != 2})}")
+    w, h = (size, size) if np.isscalar(size) else size
+    ncols = max(1, min(ncols, len(maps)))
+    nrows = -(-len(maps) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(w * ncols, h * nrows + (0.3 if suptitle else 0)), dpi=dpi,
+                             squeeze=False)
     for i, ax in enumerate(axes.ravel()):
         ax.axis("off")
-        if i >= n:
+        if i >= len(maps):
             continue
-        ax.imshow(x[i], cmap=cmap)
-        if pred is not None:
-            ok = lab is None or pred[i] == lab[i]
-            text = f"{pred[i]}" if lab is None else f"{pred[i]} (true {lab[i]})" if not ok else f"{pred[i]}"
-            ax.set_title(text, fontsize=8, color="black" if ok else "red")
-        elif lab is not None:
-            ax.set_title(str(lab[i]), fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10)
+        lim = float(np.abs(maps[i]).max()) or 1.0
+        ax.imshow(maps[i], cmap=cmap, **({"vmin": -lim, "vmax": lim} if symmetric else {}))
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8, color=title_colors[i] if title_colors is not None else "black")
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
     fig.tight_layout()
     return fig
 

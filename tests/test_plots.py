@@ -17,6 +17,7 @@ from course_utils.plots import (  # noqa: E402
     plot_confusion_matrix,
     plot_learning_curves,
     show_images,
+    show_maps,
 )
 from course_utils.train import History  # noqa: E402
 
@@ -104,6 +105,17 @@ def test_show_images_marks_wrong_predictions_red():
         show_images(np.zeros((0, 28, 28)))
     with pytest.raises(ValueError):
         show_images(np.zeros((2, 5, 7, 3)))
+
+
+def test_show_maps_sizes_symmetric_scale_and_bad_input():
+    fig = show_maps([np.array([[-2.0, 1.0]]), np.ones((3, 3))], ["a", "b"], ncols=1, size=(2.0, 1.0), symmetric=True)
+    assert tuple(fig.get_size_inches()) == pytest.approx((2.0, 2.0))  # one column, two rows of 2 x 1 in
+    assert fig.axes[0].images[0].get_clim() == (-2.0, 2.0)  # centred on 0
+    assert [a.get_title() for a in fig.axes] == ["a", "b"]
+    with pytest.raises(ValueError, match="no maps"):
+        show_maps([])
+    with pytest.raises(ValueError, match="2-D"):
+        show_maps([np.zeros((2, 2, 3))])
 
 
 def test_plot_bars():
