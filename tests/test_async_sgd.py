@@ -56,7 +56,10 @@ def test_comparison_runs_all_methods_in_one_group_and_training_helps():
     x, y = x[:300], y[:300]
     for name, log in res.items():
         losses, _ = A.evaluate_snapshots(log, x, y)
-        assert losses[-1] < losses[0], name
+        # Early SGD at batch 16 is volatile: one snapshot of an asynchronous run can jump back to ~2.3
+        # (seen in CI), so compare the median of the later half of the snapshots with the start.
+        later = np.median(losses[len(losses) // 2 :])
+        assert later < losses[0] - 0.1, (name, losses)
     assert res["sync"].updates[-1] == 30 and res["hogwild"].updates[-1] == 60 and res["ps"].updates[-1] == 60
     assert set(res["sync"].staleness) == {0}
     assert len(res["ps"].staleness) == 60 and min(res["ps"].staleness) >= 0
