@@ -32,6 +32,8 @@ AGENT_PATTERNS = (
     r"[Rr]estart",
     r"node_rank is only used",
     r"Connection reset by peer",
+    r"terminate called|what\(\):|Fatal Python error",  # why a worker aborted (exit code -6 / -11)
+    r"^(\[rank\d+\]: )?[\w.]+(Error|Exception): ",  # the last line of a worker's traceback
 )
 
 

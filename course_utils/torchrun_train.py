@@ -161,6 +161,11 @@ def main(argv: list[str] | None = None) -> None:
         if args.result is not None and summary is not None:
             args.result.parent.mkdir(parents=True, exist_ok=True)
             args.result.write_text(json.dumps(summary))
+    # Leave together: without this barrier rank 1 exits while rank 0 still saves its snapshot, and a
+    # process group whose peer has vanished can abort the survivor at shutdown. Drop DDP (its reducer
+    # holds the group) before destroying the group.
+    dist.barrier()
+    del trainer
     dist.destroy_process_group()
 
 

@@ -34,6 +34,14 @@ def test_trim_log_keeps_the_story():
     )
     out = tl.trim_log(log).splitlines()
     assert out == ["[rank 0/2 local 0 attempt 0] epoch 0: loss 2.286", "torchrun: Sending process 1 closing signal SIGTERM"]
+    # why a worker died is kept: a C++ abort (exit code -6) and the last line of a Python traceback
+    died = [
+        "terminate called after throwing an instance of 'gloo::IoException'",
+        "  what():  [pair.cc:598] Connection closed by peer",
+        "[rank1]:   File x.py, line 2, in main",
+        "[rank1]: torch.distributed.DistBackendError: boom",
+    ]
+    assert tl.trim_log("\n".join(died)).splitlines() == [died[0], died[1], died[3]]
 
 
 def test_main_refuses_to_run_without_torchrun(monkeypatch):
