@@ -31,6 +31,7 @@ from .train import evaluate, train_epoch
 __all__ = [
     "rank_device",
     "wrap_ddp",
+    "rank_loaders",
     "flat_params",
     "train_ddp",
     "equivalence_batches",
@@ -54,6 +55,21 @@ def wrap_ddp(model: torch.nn.Module, device: torch.device) -> DDP:
     """Move ``model`` to ``device`` and wrap it in DDP (``device_ids`` only for a GPU)."""
     model = model.to(device)
     return DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def rank_loaders(
+    rank: int, world_size: int, batch_size: int, n_train: int | None = None, seed: int = 0
+) -> tuple[DistributedSampler, TensorLoader, TensorLoader]:
+    """This rank's data: a ``DistributedSampler`` over the (first ``n_train``) training images, a loader of
+    ``batch_size`` per rank drawing from it, and an unpadded shard of the test set (each image counted once)."""
+    x, y = load_mnist_tensors("train")
+    if n_train is not None:
+        x, y = x[:n_train], y[:n_train]
+    xt, yt = load_mnist_tensors("test")
+    sampler = DistributedSampler(range(len(y)), num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
+    loader = TensorLoader(x, y, batch_size=batch_size, sampler=sampler)
+    test_loader = TensorLoader(xt, yt, batch_size=1000, sampler=UnpaddedShardSampler(len(yt), rank, world_size))
+    return sampler, loader, test_loader
 
 
 def flat_params(model: torch.nn.Module) -> np.ndarray:
@@ -85,16 +101,10 @@ def train_ddp(
     (equal on all ranks: DDP keeps the replicas identical). Other ranks return ``None``.
     """
     device = rank_device(_local_rank())
-    x, y = load_mnist_tensors("train")
-    if n_train is not None:
-        x, y = x[:n_train], y[:n_train]
-    xt, yt = load_mnist_tensors("test")
+    sampler, loader, test_loader = rank_loaders(rank, world_size, batch_size, n_train, seed)
     torch.manual_seed(seed)  # same init everywhere (DDP would broadcast rank 0's anyway)
     model = wrap_ddp(Net(), device)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    sampler = DistributedSampler(range(len(y)), num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
-    loader = TensorLoader(x, y, batch_size=batch_size, sampler=sampler)
-    test_loader = TensorLoader(xt, yt, batch_size=1000, sampler=UnpaddedShardSampler(len(yt), rank, world_size))
     history, first_indices = [], []
     for epoch in range(epochs):
         loader.set_epoch(epoch)  # → sampler.set_epoch: a new shuffle each epoch, the same on every rank

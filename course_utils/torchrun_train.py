@@ -37,11 +37,9 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DistributedSampler
 
-from .ddp import rank_device, wrap_ddp
+from .ddp import rank_device, rank_loaders, wrap_ddp
 from .models import Net
-from .pipeline import TensorLoader, UnpaddedShardSampler, load_mnist_tensors
 from .train import evaluate, load_checkpoint, save_checkpoint, train_epoch
 
 __all__ = ["parse_args", "Trainer", "main"]
@@ -73,13 +71,9 @@ class Trainer:
         self.local_rank = int(os.environ["LOCAL_RANK"])  # from torchrun, not computed
         self.restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
         self.device = rank_device(self.local_rank)
-        x, y = load_mnist_tensors("train")
-        if args.n_train is not None:
-            x, y = x[: args.n_train], y[: args.n_train]
-        xt, yt = load_mnist_tensors("test")
-        self.sampler = DistributedSampler(range(len(y)), num_replicas=self.world_size, rank=self.rank, seed=args.seed)
-        self.loader = TensorLoader(x, y, batch_size=args.batch_size, sampler=self.sampler)
-        self.test_loader = TensorLoader(xt, yt, batch_size=1000, sampler=UnpaddedShardSampler(len(yt), self.rank, self.world_size))
+        _, self.loader, self.test_loader = rank_loaders(
+            self.rank, self.world_size, args.batch_size, args.n_train, args.seed
+        )
         torch.manual_seed(args.seed)
         model = Net().to(self.device)
         self.optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
