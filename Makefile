@@ -15,7 +15,7 @@ DATA_FLAGS := $(if $(filter 1,$(FULL)),--full,)
 DATA_DIR := $(CURDIR)/data/$(if $(filter 1,$(FULL)),mnist-full,mnist)
 export COURSE_DATA_DIR := $(DATA_DIR)
 
-.PHONY: help env data course test unit lab student lint bench clean
+.PHONY: help env data course test unit lab student lint format saved bench clean
 
 help:
 	@echo "make course   set up, fetch data, execute every notebook into build/ (ipynb + html), print a table"
@@ -24,7 +24,8 @@ help:
 	@echo "make student  write student versions (solutions blanked) to build/student/"
 	@echo "make site     static HTML of the executed course in build/site/"
 	@echo "make grade SUBMISSIONS=dir   grade dir/<student>/NN_x.ipynb into build/grades.csv"
-	@echo "make unit     unit tests only (fast)     make lint   ruff     make bench   benchmarks"
+	@echo "make unit     unit tests only (fast)     make lint   ruff (code + notebooks)     make bench   benchmarks"
+	@echo "make saved    regenerate course_utils' saved copies of #@save notebook cells"
 	@echo "FULL=1        use the full 70,000-image MNIST in data/mnist-full (download needs internet)"
 	@echo "              instead of the offline subset in data/mnist, e.g. make lab FULL=1"
 
@@ -43,7 +44,7 @@ data: env
 	$(PY) -m data_scripts.fetch_mnist $(DATA_FLAGS) --out $(DATA_DIR)
 
 course: env data
-	$(PY) -m course_utils.run_course
+	$(PY) -m course_tools.run_course
 
 test: env data
 	$(PY) -m pytest
@@ -55,10 +56,20 @@ lab: env data
 	$(VENV)/bin/jupyter lab notebooks/
 
 student: env
-	$(PY) -m course_utils.student
+	$(PY) -m course_tools.student
+
+LINT_PATHS := course_utils course_tools data_scripts tests benchmarks notebooks conftest.py
 
 lint: env
-	$(VENV)/bin/ruff check course_utils data_scripts tests benchmarks
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+
+format: env
+	$(VENV)/bin/ruff check --fix $(LINT_PATHS)
+	$(VENV)/bin/ruff format $(LINT_PATHS)
+
+saved: env
+	$(PY) -m course_tools.save_cells
 
 bench: env data
 	$(PY) benchmarks/idx_reader_speed.py
@@ -74,7 +85,7 @@ SUBMISSIONS ?= submissions
 GRADES ?= build/grades.csv
 
 site: env
-	$(PY) -m course_utils.site
+	$(PY) -m course_tools.site
 
 grade: env data
-	$(PY) -m course_utils.grade $(SUBMISSIONS) --out $(GRADES)
+	$(PY) -m course_tools.grade $(SUBMISSIONS) --out $(GRADES)

@@ -301,10 +301,9 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
 
 def default_data_dir() -> Path:
     """The MNIST folder: ``$COURSE_DATA_DIR`` if set, else ``<repo>/data/mnist``."""
-    env = os.environ.get("COURSE_DATA_DIR")
-    if env:
-        return Path(env).expanduser()
-    return Path(__file__).resolve().parent.parent / "data" / "mnist"
+    from .paths import data_dir
+
+    return data_dir()
 
 
 def _find(root: Path, name: str) -> Path | None:

@@ -1,8 +1,14 @@
 """Which hardware is there, and which device(s) to use. The one place that decides devices.
 
 Taught in notebook 00; used by every training notebook. Notebooks never hard-code ``"cuda"``:
-they call :func:`pick_torch_device`, and for TensorFlow multi-device work on a CPU-only machine
-:func:`configure_tf_logical_cpus` *before* anything touches TensorFlow's devices.
+
+* one process: :func:`pick_torch_device`;
+* several processes: :func:`device_plan` (pure: GPU count, world size, nodes, ``COURSE_DEVICE`` in, each
+  rank's backend, device and ``CUDA_VISIBLE_DEVICES`` out); a worker asks :func:`rank_device` for its entry;
+* TensorFlow on a CPU-only machine: :func:`configure_tf_logical_cpus` *before* anything touches TF's devices.
+
+``COURSE_DEVICE``: unset or ``auto`` (GPUs when there are enough, else the CPU), ``cpu`` (force the CPU),
+``cuda`` (force GPUs; several ranks may share one over gloo).
 """
 
 from __future__ import annotations
@@ -16,6 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = [
+    "RankDevice",
+    "device_plan",
+    "this_rank",
+    "rank_device",
     "Inventory",
     "inventory",
     "pick_torch_device",
@@ -23,6 +33,87 @@ __all__ = [
     "seed_everything",
     "TFAlreadyInitializedError",
 ]
+
+
+@dataclass(frozen=True)
+class RankDevice:
+    """One rank's place: ``backend`` for its process group, ``device`` for its tensors, and the
+    ``CUDA_VISIBLE_DEVICES`` its process must start with (``None``: leave the environment alone)."""
+
+    rank: int
+    backend: str
+    device: str
+    cuda_visible_devices: str | None
+    reason: str
+
+
+def device_plan(
+    world_size: int, gpus: int, nodes: int = 1, course_device: str | None = None
+) -> list[RankDevice]:
+    """Backend and device of every rank, for ``world_size`` ranks on ``nodes`` simulated nodes of one
+    machine that has ``gpus`` CUDA GPUs. Pure: same inputs, same plan (the unit tests are a table).
+
+    * ``course_device="cpu"`` or no GPU: gloo on the CPU.
+    * a GPU for every rank: NCCL, one GPU per rank. Simulated nodes each get their own GPUs through
+      ``CUDA_VISIBLE_DEVICES`` (node ``n`` sees GPUs ``n*L .. n*L+L-1``), so ``LOCAL_RANK`` picks ``cuda:i``.
+    * fewer GPUs than ranks: NCCL refuses two ranks on one GPU, so gloo on the CPU with the reason;
+      ``course_device="cuda"`` instead shares the GPUs round-robin over gloo.
+
+    Ranks are numbered node by node: rank ``r`` is local rank ``r % L`` on node ``r // L``.
+    """
+    if world_size < 1 or nodes < 1 or gpus < 0:
+        raise ValueError(f"need world_size >= 1, nodes >= 1, gpus >= 0; got {world_size}, {nodes}, {gpus}")
+    if world_size % nodes:
+        raise ValueError(f"world_size {world_size} does not split into {nodes} nodes of equal size")
+    mode = (course_device or "auto").lower()
+    if mode not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"COURSE_DEVICE must be auto, cpu or cuda, not {course_device!r}")
+    if mode == "cuda" and gpus == 0:
+        raise RuntimeError("COURSE_DEVICE=cuda but this machine has no CUDA GPU")
+    per_node = world_size // nodes
+    if mode == "cpu" or gpus == 0:
+        why = "COURSE_DEVICE=cpu" if mode == "cpu" else "no CUDA GPU"
+        return [RankDevice(r, "gloo", "cpu", None, why) for r in range(world_size)]
+    if gpus >= world_size:
+        plan = []
+        for r in range(world_size):
+            node, local = divmod(r, per_node)
+            visible = ",".join(str(node * per_node + i) for i in range(per_node)) if nodes > 1 else None
+            plan.append(RankDevice(r, "nccl", f"cuda:{local if nodes > 1 else r}", visible, "one GPU per rank"))
+        return plan
+    if mode == "cuda":
+        why = f"{world_size} ranks share {gpus} GPU(s) over gloo (NCCL needs one GPU per rank)"
+        return [RankDevice(r, "gloo", f"cuda:{r % gpus}", None, why) for r in range(world_size)]
+    why = f"{world_size} ranks but {gpus} GPU(s): NCCL needs one GPU per rank, so gloo on the CPU"
+    return [RankDevice(r, "gloo", "cpu", None, why) for r in range(world_size)]
+
+
+def this_rank(rank: int | None = None, world_size: int | None = None) -> RankDevice:
+    """This process's entry of the plan.
+
+    Inside :func:`course_utils.launch.run` the launcher passes it in ``COURSE_RANK_BACKEND`` and
+    ``COURSE_RANK_DEVICE``; under ``torchrun`` (or any launcher that sets ``LOCAL_RANK`` and
+    ``LOCAL_WORLD_SIZE``) it is computed for this node from the GPUs this process sees.
+    """
+    backend, name = os.environ.get("COURSE_RANK_BACKEND"), os.environ.get("COURSE_RANK_DEVICE")
+    local = int(os.environ.get("LOCAL_RANK", rank or 0))
+    if backend and name:
+        return RankDevice(local, backend, name, os.environ.get("CUDA_VISIBLE_DEVICES"), "from the launcher")
+    import torch
+
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world_size or 1))
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return device_plan(local_world, gpus, 1, os.environ.get("COURSE_DEVICE"))[local]
+
+
+def rank_device(rank: int | None = None, world_size: int | None = None):
+    """This process's ``torch.device`` under the plan (see :func:`this_rank`); selects it when it is a GPU."""
+    import torch
+
+    device = torch.device(this_rank(rank, world_size).device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return device
 
 
 class TFAlreadyInitializedError(RuntimeError):
@@ -97,6 +188,8 @@ def pick_torch_device(prefer: str | None = None):
     import torch
 
     prefer = prefer or os.environ.get("COURSE_DEVICE") or None
+    if prefer == "auto":
+        prefer = None
     if prefer is not None:
         dev = torch.device(prefer)
         if dev.type == "cuda" and not torch.cuda.is_available():

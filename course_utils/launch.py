@@ -1,14 +1,15 @@
 """Run a function on N processes with a PyTorch process group, from a notebook.
 
 Taught in notebook 08; used by 09-12. ``run(fn, world_size)`` starts ``world_size`` processes (the
-``spawn`` method: each a fresh Python that imports ``fn`` by name), initialises
-``torch.distributed`` in each (rendezvous on 127.0.0.1 with a free port; gloo on CPU, NCCL when there is a
-GPU per rank), calls ``fn(rank, world_size, *args)`` and returns the results in rank order.
+``spawn`` method: each a fresh Python), initialises ``torch.distributed`` in each (rendezvous on
+127.0.0.1 with a free port; backend and device from :func:`course_utils.devices.device_plan`), calls
+``fn(rank, world_size, *args)`` and returns the results in rank order.
 
 Why a helper and not ``mp.spawn`` in the notebook:
 
-* ``fn`` must be importable: a function defined in a notebook cell cannot be pickled by name into a
-  spawned process, so worker functions live in ``course_utils`` modules (checked, with a clear error);
+* plain pickle sends a function *by reference* (module and name), and a function defined in a notebook
+  cell has no module a fresh process could import; ``run`` sends ``fn`` and ``args`` *by value* with
+  ``cloudpickle``, so the learner writes the worker in a cell, changes it and runs it again;
 * a rank that raises stops the whole run at once, and its traceback is re-raised in the notebook
   (no process is left behind; the other ranks would otherwise wait in a collective forever);
 * a hung run (a collective some rank never joins) ends with :class:`TimeoutError` after ``timeout`` s;
@@ -22,17 +23,24 @@ from __future__ import annotations
 import io
 import multiprocessing as mp
 import os
-import pickle
 import queue as queue_mod
+import re
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-__all__ = ["run", "free_port", "default_backend", "RankFailedError"]
+import cloudpickle
+
+from .devices import _cpu_cores, device_plan
+
+__all__ = ["run", "free_port", "plan_for", "RankFailedError", "run_programs", "ProgramResult", "trim_log"]
 
 
 class RankFailedError(RuntimeError):
@@ -50,14 +58,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def default_backend(world_size: int) -> str:
-    """``"nccl"`` when CUDA has at least one GPU per rank and NCCL is built in, else ``"gloo"``."""
-    import torch
-    import torch.distributed as dist
+def plan_for(world_size: int, device: str | None = None):
+    """The device plan ``run`` uses for ``world_size`` ranks on this machine (see ``devices.device_plan``).
 
-    if torch.cuda.is_available() and torch.cuda.device_count() >= world_size and dist.is_nccl_available():
-        return "nccl"
-    return "gloo"
+    ``device``: ``"cpu"``, ``"cuda"`` or ``"auto"``; default ``$COURSE_DEVICE``, else auto.
+    """
+    import torch
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return device_plan(world_size, gpus, 1, device or os.environ.get("COURSE_DEVICE"))
 
 
 class _QueueWriter(io.TextIOBase):
@@ -79,7 +88,7 @@ class _QueueWriter(io.TextIOBase):
             self.buf = ""
 
 
-def _worker(fn, rank, world_size, args, backend, port, timeout, threads, capture, q) -> None:
+def _worker(payload, rank, world_size, backend, device, port, timeout, threads, capture, q) -> None:
     if capture:
         sys.stdout = sys.stderr = _QueueWriter(q, rank)
     os.environ.update(
@@ -89,6 +98,8 @@ def _worker(fn, rank, world_size, args, backend, port, timeout, threads, capture
         WORLD_SIZE=str(world_size),
         LOCAL_RANK=str(rank),
         LOCAL_WORLD_SIZE=str(world_size),
+        COURSE_RANK_BACKEND=backend,
+        COURSE_RANK_DEVICE=device,
     )
     try:
         import torch
@@ -96,14 +107,18 @@ def _worker(fn, rank, world_size, args, backend, port, timeout, threads, capture
 
         if threads:
             torch.set_num_threads(threads)
-        if backend == "nccl":
-            torch.cuda.set_device(rank % torch.cuda.device_count())
+        if device.startswith("cuda"):
+            torch.cuda.set_device(torch.device(device))
+        fn, args = cloudpickle.loads(payload)
         dist.init_process_group(
-            backend, rank=rank, world_size=world_size, timeout=timedelta(seconds=timeout),
+            backend,
+            rank=rank,
+            world_size=world_size,
+            timeout=timedelta(seconds=timeout),
             init_method=f"tcp://127.0.0.1:{port}",
         )
         result = fn(rank, world_size, *args)
-        payload = pickle.dumps(result)  # plain pickle: tensors travel by value, not as shared memory
+        payload = cloudpickle.dumps(result)  # tensors travel by value, not as shared memory
     except BaseException:
         # Report before tearing the group down: closing connections makes the *other* ranks fail too,
         # and the parent must hear the root cause first. The timestamp orders near-simultaneous errors.
@@ -125,35 +140,41 @@ def run(
     timeout: float = 120.0,
     threads_per_rank: int | None = None,
     capture_output: bool = True,
+    device: str | None = None,
 ) -> list[Any]:
     """Run ``fn(rank, world_size, *args)`` on ``world_size`` processes; return results in rank order.
 
-    ``backend``: ``"gloo"`` or ``"nccl"``; default :func:`default_backend`. ``timeout``: seconds the whole
-    run may take (also the process group's collective timeout); then every process is stopped and
-    :class:`TimeoutError` is raised. ``threads_per_rank``: PyTorch intra-op threads per process (default:
-    CPU cores // world_size, at least 1, so ranks don't oversubscribe the CPU). A rank that raises
-    stops all ranks and raises :class:`RankFailedError` with that rank's number and traceback.
+    ``fn`` may be defined in the notebook: it travels by value (cloudpickle). Each rank's backend and device
+    come from :func:`plan_for` (``device="cpu"`` asks for gloo on the CPU, e.g. for a CPU-only demo; default
+    ``$COURSE_DEVICE``, else GPUs when there is one per rank); the worker reads its device with
+    ``course_utils.devices.rank_device()``. ``backend`` overrides the plan's backend (``"gloo"`` alone also
+    means the CPU unless ``device`` says otherwise). ``timeout``: seconds the whole run may take (also the
+    collective timeout); then every process is stopped and :class:`TimeoutError` is raised.
+    ``threads_per_rank``: PyTorch threads per process (default: CPU cores // world_size, at least 1). A rank
+    that raises stops all ranks and raises :class:`RankFailedError` with its number and traceback.
     """
     if world_size < 1:
         raise ValueError(f"world_size must be >= 1, got {world_size}")
-    module = getattr(fn, "__module__", None)
-    if module in (None, "__main__") or "<locals>" in getattr(fn, "__qualname__", ""):
-        raise ValueError(
-            f"{getattr(fn, '__qualname__', fn)!r} is defined in the notebook (or inside a function), so a spawned "
-            "process cannot import it. Put worker functions in a module, e.g. course_utils, and import them."
-        )
-    backend = backend or default_backend(world_size)
+    if not callable(fn):
+        raise TypeError(f"fn must be a function taking (rank, world_size, *args), got {type(fn).__name__}")
+    if backend == "gloo" and device is None:
+        device = "cpu"
+    plan = plan_for(world_size, device)
+    if backend is not None and backend != plan[0].backend:
+        if backend == "nccl":
+            raise ValueError(f"backend='nccl' needs a GPU per rank; the plan says: {plan[0].reason}")
+        plan = [type(p)(p.rank, backend, p.device, p.cuda_visible_devices, "backend asked for") for p in plan]
     if threads_per_rank is None:
-        from .devices import _cpu_cores
-
         threads_per_rank = max(1, _cpu_cores() // world_size)
+    payload = cloudpickle.dumps((fn, tuple(args)))
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     port = free_port()
     procs = [
         ctx.Process(
             target=_worker,
-            args=(fn, r, world_size, tuple(args), backend, port, timeout, threads_per_rank, capture_output, q),
+            args=(payload, r, world_size, plan[r].backend, plan[r].device, port, timeout, threads_per_rank,
+                  capture_output, q),
             daemon=True,
             name=f"course-rank-{r}",
         )
@@ -171,7 +192,7 @@ def run(
                 if time.monotonic() > deadline:
                     missing = sorted(set(range(world_size)) - set(results))
                     raise TimeoutError(
-                        f"run({fn.__qualname__}) did not finish within {timeout:.0f} s; ranks {missing} never "
+                        f"run({getattr(fn, '__qualname__', fn)}) did not finish within {timeout:.0f} s; ranks {missing} never "
                         "returned (a collective that some rank never joined?). All ranks were stopped."
                     ) from None
                 for r, p in enumerate(procs):
@@ -186,7 +207,7 @@ def run(
             elif kind == "error":
                 raise _root_cause(q, procs, results, world_size, rank, *payload)
             else:
-                results[rank] = pickle.loads(payload)
+                results[rank] = cloudpickle.loads(payload)
         for p in procs:
             p.join(timeout=10)
     finally:
@@ -239,3 +260,101 @@ def _stop(procs) -> None:
         if p.is_alive():
             p.kill()
             p.join(timeout=5)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Programs that must be files (a torchrun script, a TF multi-worker worker): start several at once.
+
+
+@dataclass
+class ProgramResult:
+    """One finished program of :func:`run_programs`: its command, exit status, log and wall-clock seconds."""
+
+    cmd: list[str]
+    returncode: int
+    log: str
+    seconds: float
+
+    def lines(self, *needles: str) -> list[str]:
+        """Log lines containing any of ``needles`` (all lines when none given)."""
+        return [ln for ln in self.log.splitlines() if not needles or any(n in ln for n in needles)]
+
+    def trimmed(self, max_lines: int = 40) -> str:
+        """:func:`trim_log` of this program's log."""
+        return trim_log(self.log, max_lines)
+
+
+#: log lines of torchrun's elastic agent (and of dying workers) worth showing beside the ranks' prints
+AGENT_PATTERNS = (
+    r"closing signal",
+    r"failed \(exitcode",
+    r"[Rr]estart",
+    r"node_rank is only used",
+    r"Connection reset by peer",
+    r"terminate called|what\(\):|Fatal Python error",  # why a worker aborted (exit code -6 / -11)
+    r"^(\[rank\d+\]: )?[\w.]+(Error|Exception): ",  # the last line of a worker's traceback
+)
+
+
+def trim_log(log: str, max_lines: int = 40) -> str:
+    """The lines of a log that matter: workers' ``[rank r/N ...]`` prints and the launcher's failure and
+    restart messages (shortened), at most ``max_lines``."""
+    keep = []
+    agent = re.compile("|".join(AGENT_PATTERNS))
+    for line in log.splitlines():
+        if line.startswith("[rank ") and "/" in line.split("]")[0]:
+            keep.append(line)
+        elif agent.search(line):
+            line = re.sub(r"^[WEI]\d{4} [\d:.]+ \d+ \S+\] ", "torchrun: ", line)  # drop the logger prefix
+            keep.append(line if len(line) <= 160 else line[:157] + "...")
+    return "\n".join(keep[:max_lines])
+
+
+def run_programs(
+    cmds: Sequence[Sequence[str]],
+    envs: Sequence[dict[str, str]] | None = None,
+    timeout: float = 300.0,
+    cwd: str | os.PathLike | None = None,
+) -> list[ProgramResult]:
+    """Start every command at once (each with ``os.environ`` updated by its ``envs`` entry), wait for all,
+    return their logs in order. When one fails the others get 2 s to report, then all are stopped; after
+    ``timeout`` s all are stopped and :class:`TimeoutError` shows the end of each log. Nothing is left running.
+    """
+    from .paths import ROOT
+
+    envs = list(envs) if envs is not None else [{} for _ in cmds]
+    if len(envs) != len(cmds):
+        raise ValueError(f"{len(cmds)} commands but {len(envs)} environments")
+    t0 = time.perf_counter()
+    logs = [tempfile.TemporaryFile(mode="w+") for _ in cmds]
+    procs = []
+    try:
+        for cmd, env, log in zip(cmds, envs, logs, strict=True):
+            full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
+            procs.append(
+                subprocess.Popen(list(map(str, cmd)), cwd=cwd or ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+            )
+        deadline = time.monotonic() + timeout
+        while any(p.poll() is None for p in procs):
+            if time.monotonic() > deadline:
+                tails = []
+                for i, log in enumerate(logs):
+                    log.seek(0)
+                    tails.append(f"--- program {i}:\n" + "\n".join(log.read().splitlines()[-8:]))
+                raise TimeoutError(f"the programs did not finish within {timeout:.0f} s; last output:\n" + "\n".join(tails))
+            if any(p.poll() not in (None, 0) for p in procs):
+                time.sleep(2)  # let the others report, then stop them
+                break
+            time.sleep(0.2)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+    seconds = time.perf_counter() - t0
+    results = []
+    for cmd, p, log in zip(cmds, procs, logs, strict=True):
+        log.seek(0)
+        results.append(ProgramResult(list(map(str, cmd)), p.returncode, log.read(), seconds))
+        log.close()
+    return results

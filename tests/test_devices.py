@@ -73,3 +73,68 @@ def test_tf_logical_cpus_then_clear_error_after_init():
 def test_bad_logical_cpu_count():
     with pytest.raises(ValueError):
         devices.configure_tf_logical_cpus(0)
+
+
+# The one device rule as a table: (gpus, world_size, nodes, COURSE_DEVICE) -> backend and devices per rank.
+PLAN_TABLE = [
+    # no GPU: gloo on the CPU, whatever is asked (except cuda, which is an error)
+    *[(0, ws, 1, mode, "gloo", ["cpu"] * ws) for ws in (1, 2, 3, 4) for mode in (None, "auto", "cpu")],
+    # COURSE_DEVICE=cpu always wins
+    *[(g, ws, 1, "cpu", "gloo", ["cpu"] * ws) for g in (1, 2, 4) for ws in (1, 2, 3, 4)],
+    # one GPU per rank: NCCL
+    (1, 1, 1, None, "nccl", ["cuda:0"]),
+    (2, 2, 1, None, "nccl", ["cuda:0", "cuda:1"]),
+    (4, 3, 1, "auto", "nccl", ["cuda:0", "cuda:1", "cuda:2"]),
+    (4, 4, 1, None, "nccl", ["cuda:0", "cuda:1", "cuda:2", "cuda:3"]),
+    (2, 1, 1, None, "nccl", ["cuda:0"]),
+    # too few GPUs: CPU by default, shared GPUs over gloo when COURSE_DEVICE=cuda
+    (1, 2, 1, None, "gloo", ["cpu", "cpu"]),
+    (2, 3, 1, None, "gloo", ["cpu"] * 3),
+    (2, 4, 1, "auto", "gloo", ["cpu"] * 4),
+    (1, 2, 1, "cuda", "gloo", ["cuda:0", "cuda:0"]),
+    (2, 3, 1, "cuda", "gloo", ["cuda:0", "cuda:1", "cuda:0"]),
+    (2, 4, 1, "cuda", "gloo", ["cuda:0", "cuda:1", "cuda:0", "cuda:1"]),
+    (1, 1, 1, "cuda", "nccl", ["cuda:0"]),
+    # simulated nodes: each node's ranks count from cuda:0 inside their own CUDA_VISIBLE_DEVICES
+    (4, 4, 2, None, "nccl", ["cuda:0", "cuda:1", "cuda:0", "cuda:1"]),
+    (2, 2, 2, None, "nccl", ["cuda:0", "cuda:0"]),
+    (1, 2, 2, None, "gloo", ["cpu", "cpu"]),
+]
+
+
+@pytest.mark.parametrize("gpus,world_size,nodes,mode,backend,devs", PLAN_TABLE)
+def test_device_plan_table(gpus, world_size, nodes, mode, backend, devs):
+    plan = devices.device_plan(world_size, gpus, nodes, mode)
+    assert [p.rank for p in plan] == list(range(world_size))
+    assert {p.backend for p in plan} == {backend}
+    assert [p.device for p in plan] == devs
+    assert all(p.reason for p in plan)
+
+
+def test_device_plan_gives_simulated_nodes_their_own_gpus():
+    plan = devices.device_plan(4, 4, nodes=2)
+    assert [p.cuda_visible_devices for p in plan] == ["0,1", "0,1", "2,3", "2,3"]
+    assert all(p.cuda_visible_devices is None for p in devices.device_plan(2, 2, nodes=1))
+
+
+@pytest.mark.parametrize(
+    "args,error",
+    [((0, 1), ValueError), ((2, 1, 0), ValueError), ((3, 4, 2), ValueError), ((2, 1, 1, "tpu"), ValueError),
+     ((2, 0, 1, "cuda"), RuntimeError)],
+)
+def test_device_plan_refuses_bad_input(args, error):
+    with pytest.raises(error):
+        devices.device_plan(*args)
+
+
+def test_this_rank_reads_the_launcher_or_computes(monkeypatch):
+    monkeypatch.setenv("COURSE_RANK_BACKEND", "gloo")
+    monkeypatch.setenv("COURSE_RANK_DEVICE", "cpu")
+    assert devices.this_rank().backend == "gloo"
+    monkeypatch.delenv("COURSE_RANK_BACKEND")
+    monkeypatch.delenv("COURSE_RANK_DEVICE")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    assert devices.this_rank() == devices.device_plan(2, 0, 1, "cpu")[1]
+    assert devices.rank_device().type == "cpu"

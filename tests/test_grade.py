@@ -9,8 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import grade
-from course_utils.student import make_student_version
+from course_tools import grade
+from course_tools.student import make_student_version
 
 NB_NAME = "01_fixture.ipynb"
 

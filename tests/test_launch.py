@@ -8,7 +8,8 @@ import time
 import pytest
 import torch
 
-from course_utils import launch, launch_demos
+from course_utils import launch
+from tests.fixtures import launch_demos
 
 
 def _alive_children() -> list:
@@ -56,12 +57,41 @@ def test_hung_collective_times_out():
     assert not _alive_children()
 
 
-def test_function_from_notebook_is_refused():
-    def local(rank, world_size):
-        return rank
+def test_function_defined_here_runs_by_value():
+    """A function with no importable module (as in a notebook cell) travels by value, closure included."""
+    offset = 10
 
-    with pytest.raises(ValueError, match="module"):
-        launch.run(local, 2)
+    def local(rank, world_size):
+        import torch.distributed as dist
+
+        return (rank + offset, dist.get_world_size())
+
+    assert launch.run(local, 2) == [(10, 2), (11, 2)]
+
+
+def test_function_defined_in_a_jupyter_kernel_runs(tmp_path):
+    """The real case: a worker written in a notebook cell, run under nbclient's kernel."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    cell = (
+        "from course_utils.launch import run\n"
+        "from course_utils.devices import rank_device\n"
+        "import torch, torch.distributed as dist\n"
+        "def worker(rank, world_size):\n"
+        "    t = torch.tensor([rank + 1.0], device=rank_device())\n"
+        "    dist.all_reduce(t)\n"
+        "    return t.item()\n"
+        "print(run(worker, 2))"
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert nb.cells[0].outputs[-1]["text"].strip().splitlines()[-1] == "[3.0, 3.0]"
+
+
+def test_cpu_demo_asks_for_the_cpu():
+    out = launch.run(launch_demos.hello, 2, device="cpu")
+    assert all(o["backend"] == "gloo" for o in out)
 
 
 def test_bad_world_size():

@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 import nbformat
 import pytest
 
-from course_utils import site
+from course_tools import site
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE_NOTEBOOKS = sorted((ROOT / "notebooks").glob(site.NOTEBOOK_GLOB))

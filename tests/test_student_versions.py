@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course_utils.student import make_student_version
+from course_tools.student import make_student_version
 
 ROOT = Path(__file__).resolve().parent.parent
 WITH_EXERCISES = [

@@ -14,7 +14,7 @@ file that does not exist is left alone and reported (``tests/test_site.py`` fail
 
 Usage::
 
-    python -m course_utils.site [--out build/site] [--source auto|build|notebooks]
+    python -m course_tools.site [--out build/site] [--source auto|build|notebooks]
 
 Taught in INSTRUCTORS.md (not in a notebook).
 """
@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from course_utils.paths import ROOT
+
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 DOCS = ("README.md", "INSTRUCTORS.md", "GLOSSARY.md", "CONTRIBUTING.md")
 COURSE_TITLE = "Distributed deep learning: a notebook course"
@@ -260,7 +261,7 @@ def build_site(out: Path = ROOT / "build" / "site", source: str = "auto", root: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m course_utils.site", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m course_tools.site", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=ROOT / "build" / "site")
     ap.add_argument(
         "--source", choices=("auto", "build", "notebooks"), default="auto",

@@ -21,7 +21,7 @@ and the reason. A check cell that differs from the solution's is flagged in the 
 
 Usage (``make grade SUBMISSIONS=...`` runs the same)::
 
-    python -m course_utils.grade SUBMISSIONS_DIR --out grades.csv [--timeout 600] [--only 01 03]
+    python -m course_tools.grade SUBMISSIONS_DIR --out grades.csv [--timeout 600] [--only 01 03]
 
 Taught in INSTRUCTORS.md (not in a notebook).
 """
@@ -41,7 +41,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from course_utils.paths import ROOT
+
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 CSV_FIELDS = ("student", "notebook", "exercise", "passed", "message")
 
@@ -239,7 +240,7 @@ def write_csv(rows: list[GradeRow], out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m course_utils.grade", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m course_tools.grade", description=__doc__.split("\n\n")[0])
     ap.add_argument("submissions", type=Path, help="folder with one sub-folder of notebooks per student")
     ap.add_argument("--out", type=Path, default=Path("grades.csv"), help="CSV to write (default grades.csv)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds per notebook, all cells together (default 600)")

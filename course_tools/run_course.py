@@ -6,7 +6,7 @@ are also written to ``build/course_times.json``. Exit status 1 if any notebook f
 
 Usage::
 
-    python -m course_utils.run_course [--only 00 03] [--timeout 900]
+    python -m course_tools.run_course [--only 00 03] [--timeout 900]
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
-BUILD = ROOT / "build"
+from course_utils.paths import BUILD, NOTEBOOKS
 
 
 def course_notebooks(only: list[str] | None = None) -> list[Path]:
@@ -57,7 +55,7 @@ def execute(path: Path, timeout: int) -> tuple[str, float, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m course_utils.run_course", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m course_tools.run_course", description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 00 03")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
     args = ap.parse_args(argv)

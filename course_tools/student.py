@@ -13,7 +13,7 @@ This module runs nbconvert with nbgrader's ``ClearSolutions`` preprocessor (the 
 
 Usage::
 
-    python -m course_utils.student [--out build/student] [notebook.ipynb ...]
+    python -m course_tools.student [--out build/student] [notebook.ipynb ...]
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from course_utils.paths import ROOT
+
 SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION")
 
 
@@ -49,7 +50,7 @@ def make_student_version(src: Path, out_dir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m course_utils.student", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m course_tools.student", description=__doc__.split("\n\n")[0])
     ap.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/NN_*.ipynb")
     ap.add_argument("--out", type=Path, default=ROOT / "build" / "student")
     args = ap.parse_args(argv)
