@@ -8,6 +8,7 @@ cell and run ``make saved``. ``tests/test_saved_cells.py`` fails when a module d
 
     python -m course_tools.save_cells            # (re)write every saved module
     python -m course_tools.save_cells --check    # exit 1 and name the modules that differ
+    python -m course_tools.save_cells train      # only course_utils/train.py
 """
 
 from __future__ import annotations
@@ -85,9 +86,12 @@ def render(module: str, cells: list[tuple[str, str]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m course_tools.save_cells", description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="only compare; exit 1 when a module differs")
+    ap.add_argument("modules", nargs="*", help="only these modules (default: all)")
     args = ap.parse_args(argv)
     stale = []
     for module, cells in saved_cells().items():
+        if args.modules and module not in args.modules:
+            continue
         path = PACKAGE / f"{module}.py"
         text = render(module, cells)
         if path.exists() and path.read_text(encoding="utf-8") == text:

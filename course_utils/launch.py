@@ -88,7 +88,9 @@ class _QueueWriter(io.TextIOBase):
             self.buf = ""
 
 
-def _worker(payload, rank, world_size, backend, device, port, timeout, threads, capture, q) -> None:
+def _worker(
+    payload, rank, world_size, backend, device, port, timeout, threads, capture, init_group, q
+) -> None:
     if capture:
         sys.stdout = sys.stderr = _QueueWriter(q, rank)
     os.environ.update(
@@ -110,13 +112,14 @@ def _worker(payload, rank, world_size, backend, device, port, timeout, threads, 
         if device.startswith("cuda"):
             torch.cuda.set_device(torch.device(device))
         fn, args = cloudpickle.loads(payload)
-        dist.init_process_group(
-            backend,
-            rank=rank,
-            world_size=world_size,
-            timeout=timedelta(seconds=timeout),
-            init_method=f"tcp://127.0.0.1:{port}",
-        )
+        if init_group:
+            dist.init_process_group(
+                backend,
+                rank=rank,
+                world_size=world_size,
+                timeout=timedelta(seconds=timeout),
+                init_method=f"tcp://127.0.0.1:{port}",
+            )
         result = fn(rank, world_size, *args)
         payload = cloudpickle.dumps(result)  # tensors travel by value, not as shared memory
     except BaseException:
@@ -129,7 +132,8 @@ def _worker(payload, rank, world_size, backend, device, port, timeout, threads, 
     if capture:
         sys.stdout.flush()
     q.put(("ok", rank, payload))
-    dist.destroy_process_group()
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def run(
@@ -141,6 +145,7 @@ def run(
     threads_per_rank: int | None = None,
     capture_output: bool = True,
     device: str | None = None,
+    init_group: bool = True,
 ) -> list[Any]:
     """Run ``fn(rank, world_size, *args)`` on ``world_size`` processes; return results in rank order.
 
@@ -152,6 +157,9 @@ def run(
     collective timeout); then every process is stopped and :class:`TimeoutError` is raised.
     ``threads_per_rank``: PyTorch threads per process (default: CPU cores // world_size, at least 1). A rank
     that raises stops all ranks and raises :class:`RankFailedError` with its number and traceback.
+    ``init_group=False``: the worker starts the process group itself (``dist.init_process_group(backend)`` with
+    the ``env://`` variables the launcher sets: MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE, LOCAL_RANK, and
+    the plan's ``COURSE_RANK_BACKEND``/``COURSE_RANK_DEVICE``), as a script under torchrun would.
     """
     if world_size < 1:
         raise ValueError(f"world_size must be >= 1, got {world_size}")
@@ -173,8 +181,19 @@ def run(
     procs = [
         ctx.Process(
             target=_worker,
-            args=(payload, r, world_size, plan[r].backend, plan[r].device, port, timeout, threads_per_rank,
-                  capture_output, q),
+            args=(
+                payload,
+                r,
+                world_size,
+                plan[r].backend,
+                plan[r].device,
+                port,
+                timeout,
+                threads_per_rank,
+                capture_output,
+                init_group,
+                q,
+            ),
             daemon=True,
             name=f"course-rank-{r}",
         )
@@ -232,8 +251,12 @@ def _root_cause(q, procs, results, world_size, rank, when, tb, grace: float = 1.
             print(f"[rank {r}] {payload}", flush=True)
     for r, p in enumerate(procs):  # a rank that died abruptly (os._exit, segfault, OOM kill) is the cause
         if r not in errors and r not in results and p.exitcode not in (None, 0):
-            others = "; ".join(f"rank {o}: {t.strip().splitlines()[-1]}" for o, (_, t) in sorted(errors.items()))
-            return RankFailedError(r, world_size, f"process exited with code {p.exitcode} without a result (then {others})")
+            others = "; ".join(
+                f"rank {o}: {t.strip().splitlines()[-1]}" for o, (_, t) in sorted(errors.items())
+            )
+            return RankFailedError(
+                r, world_size, f"process exited with code {p.exitcode} without a result (then {others})"
+            )
     first = min(errors, key=lambda r: errors[r][0])
     return RankFailedError(first, world_size, errors[first][1])
 
@@ -332,7 +355,9 @@ def run_programs(
         for cmd, env, log in zip(cmds, envs, logs, strict=True):
             full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
             procs.append(
-                subprocess.Popen(list(map(str, cmd)), cwd=cwd or ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+                subprocess.Popen(
+                    list(map(str, cmd)), cwd=cwd or ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
+                )
             )
         deadline = time.monotonic() + timeout
         while any(p.poll() is None for p in procs):
@@ -341,7 +366,9 @@ def run_programs(
                 for i, log in enumerate(logs):
                     log.seek(0)
                     tails.append(f"--- program {i}:\n" + "\n".join(log.read().splitlines()[-8:]))
-                raise TimeoutError(f"the programs did not finish within {timeout:.0f} s; last output:\n" + "\n".join(tails))
+                raise TimeoutError(
+                    f"the programs did not finish within {timeout:.0f} s; last output:\n" + "\n".join(tails)
+                )
             if any(p.poll() not in (None, 0) for p in procs):
                 time.sleep(2)  # let the others report, then stop them
                 break

@@ -105,3 +105,20 @@ def test_free_port_is_bindable():
     port = launch.free_port()
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))
+
+
+def test_worker_can_start_its_own_group():
+    def worker(rank, world_size):
+        import torch
+        import torch.distributed as dist
+
+        from course_utils.devices import rank_device, this_rank
+
+        assert not dist.is_initialized()
+        dist.init_process_group(this_rank().backend)  # env:// from the launcher, as under torchrun
+        t = torch.ones(1, device=rank_device())
+        dist.all_reduce(t)
+        dist.destroy_process_group()
+        return t.item()
+
+    assert launch.run(worker, 2, init_group=False) == [2.0, 2.0]
