@@ -26,6 +26,7 @@ help:
 	@echo "make grade SUBMISSIONS=dir   grade dir/<student>/NN_x.ipynb into build/grades.csv"
 	@echo "make unit     unit tests only (fast)     make lint   ruff (code + notebooks)     make bench   benchmarks"
 	@echo "make saved    regenerate course_utils' saved copies of #@save notebook cells"
+	@echo "make gpu-check [PYTHON=python3]   GPU paths as a table (on a GPU machine; uses PYTHON's torch if it has one)"
 	@echo "FULL=1        use the full 70,000-image MNIST in data/mnist-full (download needs internet)"
 	@echo "              instead of the offline subset in data/mnist, e.g. make lab FULL=1"
 
@@ -80,7 +81,7 @@ clean:
 # Course site and grading (INSTRUCTORS.md).
 #   make site                                    HTML of the executed course -> build/site/index.html
 #   make grade SUBMISSIONS=dir [GRADES=out.csv]  run every dir/<student>/NN_x.ipynb, write a CSV of checks
-.PHONY: site grade
+.PHONY: site grade gpu-check
 SUBMISSIONS ?= submissions
 GRADES ?= build/grades.csv
 
@@ -89,3 +90,10 @@ site: env
 
 grade: env data
 	$(PY) -m course_tools.grade $(SUBMISSIONS) --out $(GRADES)
+
+# On a GPU machine: `make gpu-check PYTHON=python3` runs with that interpreter's PyTorch and installs nothing
+# when it can import torch (clusters ship their own CUDA builds); otherwise it uses (and builds) .venv.
+gpu-check:
+	@if $(PYTHON) -c "import torch" 2>/dev/null; then py="$(PYTHON)"; else $(MAKE) --no-print-directory env >&2; py="$(PY)"; fi; \
+	echo "==> gpu-check with $$py"; \
+	PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" timeout 480 $$py -m course_tools.gpu_check --json build/gpu_check.json

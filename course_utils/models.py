@@ -60,21 +60,21 @@ def keras_cnn(dropout: bool = True):
     """A Keras CNN with the same layers and parameter count as :class:`Net` (NHWC input [N,28,28,1])."""
     import keras
 
-    L = keras.layers
+    layers = keras.layers
     return keras.Sequential(
         [
-            L.Input((28, 28, 1)),
-            L.Conv2D(10, 5),
-            L.MaxPooling2D(2),
-            L.ReLU(),
-            L.Conv2D(20, 5),
-            L.SpatialDropout2D(0.5 if dropout else 0.0),
-            L.MaxPooling2D(2),
-            L.ReLU(),
-            L.Flatten(),
-            L.Dense(50, activation="relu"),
-            L.Dropout(0.5 if dropout else 0.0),
-            L.Dense(10, activation="softmax"),
+            layers.Input((28, 28, 1)),
+            layers.Conv2D(10, 5),
+            layers.MaxPooling2D(2),
+            layers.ReLU(),
+            layers.Conv2D(20, 5),
+            layers.SpatialDropout2D(0.5 if dropout else 0.0),
+            layers.MaxPooling2D(2),
+            layers.ReLU(),
+            layers.Flatten(),
+            layers.Dense(50, activation="relu"),
+            layers.Dropout(0.5 if dropout else 0.0),
+            layers.Dense(10, activation="softmax"),
         ],
         name="net_keras",
     )
