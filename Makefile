@@ -53,7 +53,11 @@ test: env data
 unit: env data
 	$(PY) -m pytest tests -m "not slow"
 
+# Students see no instructor interface: nbgrader's lab extension (formgrader, "Create Assignment") is disabled
+# through a page config on JUPYTER_CONFIG_PATH. `make lab INSTRUCTOR=1` shows it.
+INSTRUCTOR ?= 0
 lab: env data
+	$(if $(filter 1,$(INSTRUCTOR)),,JUPYTER_CONFIG_PATH="$(CURDIR)/course_tools/jupyter_student$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}") \
 	$(VENV)/bin/jupyter lab notebooks/
 
 student: env
