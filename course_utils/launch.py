@@ -20,6 +20,7 @@ Why a helper and not ``mp.spawn`` in the notebook:
 
 from __future__ import annotations
 
+import importlib
 import io
 import multiprocessing as mp
 import os
@@ -59,6 +60,24 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def _dumps(obj: Any) -> bytes:
+    """cloudpickle, plus: objects that stand in ``sys.modules`` for a module (``torch.backends.cudnn`` is a
+    ``CudnnModule``) travel by name, as modules do."""
+    if cloudpickle.__name__ == "pickle":
+        return cloudpickle.dumps(obj)
+
+    class Pickler(cloudpickle.Pickler):
+        def reducer_override(self, value: Any) -> Any:
+            name = getattr(value, "__name__", None)
+            if isinstance(name, str) and not isinstance(value, type) and sys.modules.get(name) is value:
+                return importlib.import_module, (name,)
+            return super().reducer_override(value)
+
+    buffer = io.BytesIO()
+    Pickler(buffer).dump(obj)
+    return buffer.getvalue()
 
 
 def plan_for(world_size: int, device: str | None = None):
@@ -124,7 +143,7 @@ def _worker(
                 init_method=f"tcp://127.0.0.1:{port}",
             )
         result = fn(rank, world_size, *args)
-        payload = cloudpickle.dumps(result)  # tensors travel by value, not as shared memory
+        payload = _dumps(result)  # tensors travel by value, not as shared memory
     except BaseException:
         # Report before tearing the group down: closing connections makes the *other* ranks fail too,
         # and the parent must hear the root cause first. The timestamp orders near-simultaneous errors.
@@ -177,7 +196,7 @@ def run(
         plan = [type(p)(p.rank, backend, p.device, p.cuda_visible_devices, "backend asked for") for p in plan]
     if threads_per_rank is None:
         threads_per_rank = max(1, _cpu_cores() // world_size)
-    payload = cloudpickle.dumps((fn, tuple(args)))
+    payload = _dumps((fn, tuple(args)))
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     port = free_port()

@@ -33,7 +33,9 @@ def test_single_rank():
 
 def test_raising_rank_is_reported_fast_with_traceback():
     t0 = time.monotonic()
-    with pytest.raises(launch.RankFailedError, match=r"rank 1 of 2 failed(.|\n)*deliberate failure on rank 1") as e:
+    with pytest.raises(
+        launch.RankFailedError, match=r"rank 1 of 2 failed(.|\n)*deliberate failure on rank 1"
+    ) as e:
         launch.run(launch_demos.fail_on_rank, 2, args=(1,), timeout=120)
     assert e.value.rank == 1
     assert time.monotonic() - t0 < 30
@@ -85,7 +87,9 @@ def test_function_defined_in_a_jupyter_kernel_runs(tmp_path):
         "print(run(worker, 2))"
     )
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     assert nb.cells[0].outputs[-1]["text"].strip().splitlines()[-1] == "[3.0, 3.0]"
 
 
@@ -122,3 +126,12 @@ def test_worker_can_start_its_own_group():
         return t.item()
 
     assert launch.run(worker, 2, init_group=False) == [2.0, 2.0]
+
+
+def test_worker_may_use_module_like_objects():
+    """torch.backends.cudnn is not a module but stands in sys.modules for one: it travels by name."""
+
+    def worker(rank, world_size):
+        return torch.backends.cudnn.allow_tf32 in (True, False)
+
+    assert launch.run(worker, 1) == [True]

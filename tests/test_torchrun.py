@@ -1,87 +1,83 @@
-"""torchrun entry point: snapshots, command lines, and (slow) a real elastic restart and a 2-node run."""
+"""Notebook 08's file programs, taken from its ``%%writefile`` cells (the notebook is their only copy).
+
+The torchrun script, the single-device script it is a diff of, and the Slurm batch file: they parse, the
+DDP script refuses to start without torchrun, and the single-device script trains and resumes from its
+snapshot (the notebook itself never runs it). The elastic restart and the proof "2 nodes == crashed and
+resumed run" run in the notebook, under nbval.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import py_compile
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-import torch
 
-from course_utils import torchrun_launch as tl
-from course_utils import torchrun_train
+from course_utils.paths import NOTEBOOKS, ROOT
 
-
-def test_command_lines():
-    cmd = tl.torchrun_command(["--epochs", 2], 2, max_restarts=1)
-    line = tl.show_command(cmd)
-    assert line.startswith("torchrun --nproc-per-node=2 --max-restarts=1 --standalone -m course_utils.torchrun_train")
-    assert line.endswith("--epochs 2")
-    multi = tl.show_command(tl.torchrun_command([], 1, standalone=False, nnodes=2, node_rank=1, rdzv_endpoint="h:1"))
-    for part in ("--nnodes=2", "--node-rank=1", "--rdzv-backend=c10d", "--rdzv-endpoint=h:1"):
-        assert part in multi
-    with pytest.raises(ValueError):
-        tl.torchrun_command([], 1, standalone=False)
+NOTEBOOK = NOTEBOOKS / "08_ddp.ipynb"
+PROGRAMS = {"train_single.py", "train_ddp.py", "ddp_multinode.sbatch"}
 
 
-def test_trim_log_keeps_the_story():
-    log = "\n".join(
-        [
-            "W1127 00:39:41.310000 12196 torch/distributed/run.py:874] *****",
-            "[rank 0/2 local 0 attempt 0] epoch 0: loss 2.286",
-            "[rank0]:   File x.py, line 1",
-            "W1127 00:40:06.783000 12196 torch/distributed/elastic/multiprocessing/api.py:1028] Sending process 1 closing signal SIGTERM",
-        ]
+@pytest.fixture(scope="module")
+def programs(tmp_path_factory) -> dict[str, Path]:
+    """Write every ``%%writefile {SCRIPTS}/NAME`` cell of the notebook to a temporary folder, as IPython would."""
+    folder = tmp_path_factory.mktemp("nb08")
+    written = {}
+    for cell in json.loads(NOTEBOOK.read_text())["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] != "code" or not source.startswith("%%writefile"):
+            continue
+        magic, _, body = source.partition("\n")
+        name = magic.split()[-1].rsplit("/", 1)[-1]
+        written[name] = folder / name
+        written[name].write_text(body + "\n")
+    return written
+
+
+def _run(args: list, **env: str) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if k not in ("LOCAL_RANK", "RANK", "WORLD_SIZE")}
+    full_env.update(OMP_NUM_THREADS="1", **env)
+    return subprocess.run(
+        [sys.executable, *map(str, args)], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=300
     )
-    out = tl.trim_log(log).splitlines()
-    assert out == ["[rank 0/2 local 0 attempt 0] epoch 0: loss 2.286", "torchrun: Sending process 1 closing signal SIGTERM"]
-    # why a worker died is kept: a C++ abort (exit code -6) and the last line of a Python traceback
-    died = [
-        "terminate called after throwing an instance of 'gloo::IoException'",
-        "  what():  [pair.cc:598] Connection closed by peer",
-        "[rank1]:   File x.py, line 2, in main",
-        "[rank1]: torch.distributed.DistBackendError: boom",
-    ]
-    assert tl.trim_log("\n".join(died)).splitlines() == [died[0], died[1], died[3]]
 
 
-def test_main_refuses_to_run_without_torchrun(monkeypatch):
-    monkeypatch.delenv("LOCAL_RANK", raising=False)
-    with pytest.raises(SystemExit, match="torchrun"):
-        torchrun_train.main(["--epochs", "1"])
+def test_the_notebook_writes_the_three_programs(programs):
+    assert set(programs) == PROGRAMS
 
 
-@pytest.mark.slow
-def test_elastic_restart_resumes_and_matches_an_uninterrupted_two_node_run(tmp_path):
-    common = ["--epochs", "3", "--n-train", "512", "--batch-size", "32"]
-    # 1) one machine, 2 workers; rank 1 dies at step 12 (epoch 1); torchrun restarts the group once
-    el = tl.run_torchrun(
-        tl.torchrun_command([*common, "--snapshot", tmp_path / "el.pt", "--result", tmp_path / "el.json", "--fail-at-step", "12"], 2, max_restarts=1),
-        timeout=400,
-    )
-    assert el.returncode == 0, el.trimmed()
-    assert "simulated crash at global step 12" in el.log
-    assert "attempt 1] resumed from snapshot el.pt: epochs 0..0 already done" in el.log
-    summary = json.loads((tmp_path / "el.json").read_text())
-    assert summary["restart"] == 1 and summary["epochs_run"] == 3
-    # 2) two "nodes" on localhost, one worker each, c10d rendezvous; no failure
-    nodes = tl.run_local_nodes([*common, "--snapshot", tmp_path / "mn.pt"], nnodes=2, nproc_per_node=1, timeout=400)
-    assert [n.returncode for n in nodes] == [0, 0], "\n".join(n.trimmed() for n in nodes)
-    assert "done:" in nodes[0].log + nodes[1].log
-    # same world size, seeds and data order: the resumed run ends with exactly the uninterrupted weights
-    a = torch.load(tmp_path / "el.pt", weights_only=True)
-    b = torch.load(tmp_path / "mn.pt", weights_only=True)
-    assert a["epoch"] == b["epoch"] == 2
-    for k in a["model"]:
-        torch.testing.assert_close(a["model"][k], b["model"][k], atol=0, rtol=0)
+def test_python_programs_compile(programs):
+    for name in ("train_single.py", "train_ddp.py"):
+        py_compile.compile(str(programs[name]), doraise=True)
 
 
-def test_slurm_example_is_valid_bash_and_uses_a_reachable_rendezvous():
-    import subprocess
-    from pathlib import Path
+def test_ddp_script_refuses_to_run_without_torchrun(programs):
+    p = _run([programs["train_ddp.py"], "--epochs", "1"])
+    assert p.returncode != 0 and "torchrun" in p.stderr
 
-    path = Path(torchrun_train.__file__).parent / "slurm" / "ddp_multinode.sbatch"
-    subprocess.run(["bash", "-n", str(path)], check=True)
-    text = path.read_text()
-    for part in ("#SBATCH --nodes=", "--rdzv-backend=c10d", '--rdzv-endpoint="$head_node', "-m course_utils.torchrun_train"):
-        assert part in text
-    assert "localhost" not in text.split("#SBATCH")[-1]  # only mentioned in the header comment
+
+def test_single_device_script_trains_and_resumes_from_its_snapshot(programs, tmp_path):
+    common = [programs["train_single.py"], "--n-train", "256", "--snapshot", tmp_path / "s.pt"]
+    first = _run([*common, "--epochs", "1"], COURSE_DEVICE="cpu")
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "epoch 0:" in first.stdout and "resumed" not in first.stdout
+    second = _run([*common, "--epochs", "2", "--result", tmp_path / "s.json"], COURSE_DEVICE="cpu")
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "resumed from snapshot s.pt: epochs 0..0 already done" in second.stdout
+    assert "epoch 0:" not in second.stdout and "epoch 1:" in second.stdout
+    assert json.loads((tmp_path / "s.json").read_text())["epochs_run"] == 2
+
+
+def test_slurm_file_is_valid_bash_and_meets_at_a_reachable_rendezvous(programs):
+    subprocess.run(["bash", "-n", str(programs["ddp_multinode.sbatch"])], check=True)
+    text = programs["ddp_multinode.sbatch"].read_text()
+    assert "#SBATCH --nodes=" in text
+    commands = text.split("set -euo pipefail")[1]  # after the header comments and the #SBATCH lines
+    for part in ("--rdzv-backend=c10d", '--rdzv-endpoint="$head_node', "train_ddp.py", "srun"):
+        assert part in commands, part
+    assert "localhost" not in commands
