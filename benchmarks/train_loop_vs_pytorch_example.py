@@ -131,7 +131,9 @@ def make_variants(max_batches: int | None, seed: int = 1) -> dict[str, Callable[
     def example(channels_last: bool) -> Callable[[], int]:
         model, opt = model_and_opt(channels_last)
         loader = torch.utils.data.DataLoader(
-            ExampleStyleMNIST(images, labels), batch_size=BATCH_SIZE, shuffle=True,
+            ExampleStyleMNIST(images, labels),
+            batch_size=BATCH_SIZE,
+            shuffle=True,
             generator=torch.Generator().manual_seed(seed),
         )
 
@@ -160,19 +162,29 @@ def make_variants(max_batches: int | None, seed: int = 1) -> dict[str, Callable[
 
 def main(argv: list[str] | None = None) -> dict[str, list[float]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds (one epoch per variant each)")
+    parser.add_argument(
+        "--repeats", type=int, default=7, help="interleaved rounds (one epoch per variant each)"
+    )
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
     parser.add_argument("--max-batches", type=int, default=None, help="cut each epoch short (smoke test)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch.set_num_threads for both sides (default: PyTorch's own default)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads for both sides (default: PyTorch's own default)",
+    )
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
     print(f"machine: {machine_label()}")
-    threads = f"{torch.get_num_threads()} threads ({'default' if args.threads is None else 'set by --threads'})"
-    print(f"torch {torch.__version__}, {threads}, batch size {BATCH_SIZE}, "
-          f"Adadelta(lr=1.0), model Net ({sum(p.numel() for p in Net().parameters()):,} parameters)")
+    threads = (
+        f"{torch.get_num_threads()} threads ({'default' if args.threads is None else 'set by --threads'})"
+    )
+    print(
+        f"torch {torch.__version__}, {threads}, batch size {BATCH_SIZE}, "
+        f"Adadelta(lr=1.0), model Net ({sum(p.numel() for p in Net().parameters()):,} parameters)"
+    )
     load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     variants = make_variants(args.max_batches)
     names = list(variants)
@@ -181,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict[str, list[float]]:
             variants[name]()
     rates: dict[str, list[float]] = {name: [] for name in names}
     for r in range(args.repeats):
-        order = names[r % len(names):] + names[: r % len(names)]  # rotate who goes first
+        order = names[r % len(names) :] + names[: r % len(names)]  # rotate who goes first
         for name in order:
             t0 = time.perf_counter()
             n = variants[name]()
@@ -191,15 +203,21 @@ def main(argv: list[str] | None = None) -> dict[str, list[float]]:
     base = statistics.median(rates[names[0]])
     width = max(len(n) for n in names)
     best_base = max(rates[names[0]])
-    print(f"\n{'variant':<{width}}  {'images/s (median)':>17}  {'min-max':>15}  {'vs example':>10}  {'best vs best':>12}")
+    print(
+        f"\n{'variant':<{width}}  {'images/s (median)':>17}  {'min-max':>15}  {'vs example':>10}  {'best vs best':>12}"
+    )
     for name in names:
         med = statistics.median(rates[name])
-        print(f"{name:<{width}}  {med:17,.0f}  {min(rates[name]):7,.0f}-{max(rates[name]):<7,.0f}  {med / base:9.2f}x"
-              f"  {max(rates[name]) / best_base:11.2f}x")
+        print(
+            f"{name:<{width}}  {med:17,.0f}  {min(rates[name]):7,.0f}-{max(rates[name]):<7,.0f}  {med / base:9.2f}x"
+            f"  {max(rates[name]) / best_base:11.2f}x"
+        )
     ratio = statistics.median(rates[names[1]]) / base
     print(f"\nload average (1 min) before/after: {load0:.2f} / {load1:.2f} on {os.cpu_count()} CPUs")
-    print(f"RESULT: course loop / PyTorch-example loop = {ratio:.2f}x images/s "
-          f"(ratio of medians over {args.repeats} interleaved repeats; {machine_label()})")
+    print(
+        f"RESULT: course loop / PyTorch-example loop = {ratio:.2f}x images/s "
+        f"(ratio of medians over {args.repeats} interleaved repeats; {machine_label()})"
+    )
     return rates
 
 

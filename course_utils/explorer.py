@@ -6,8 +6,8 @@ grid, and the input cells one output cell reads, i.e. its receptive field) and u
 notebook (CI, nbval, a static web page) the same function also draws one static figure for the
 starting values, so the executed notebook always shows something.
 
-The geometry (:func:`conv_geometry`) is plain arithmetic and is unit-tested; drawing needs matplotlib,
-the sliders need ipywidgets (imported only when asked for).
+The geometry (:func:`conv_geometry`) uses notebook 01's output-size formula (its saved copy
+``course_utils.cnn``) and is unit-tested; drawing needs matplotlib, the sliders ipywidgets.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from course_utils.cnn import conv_output_size, window_indices
-
-__all__ = ["ConvGeometry", "conv_geometry", "describe", "draw_conv", "ConvExplorer", "build_conv_explorer", "explore_conv"]
+from course_utils.cnn import conv_output_size
 
 #: Canvas codes of the input grid and their colours.
 PAD, INPUT, UNREAD, TAP_INPUT, TAP_PAD = 0, 1, 2, 3, 4
@@ -59,7 +57,9 @@ class ConvGeometry:
         return self.n + 2 * self.p
 
 
-def conv_geometry(n: int, k: int, s: int = 1, p: int = 0, d: int = 1, cell: str | tuple[int, int] = "last") -> ConvGeometry:
+def conv_geometry(
+    n: int, k: int, s: int = 1, p: int = 0, d: int = 1, cell: str | tuple[int, int] = "last"
+) -> ConvGeometry:
     """Compute output size, the taps of one output cell and which input rows any window reads.
 
     ``cell`` is ``"last"`` (bottom-right output cell: it shows padding and what stride leaves out),
@@ -82,7 +82,7 @@ def conv_geometry(n: int, k: int, s: int = 1, p: int = 0, d: int = 1, cell: str 
         ij = (int(cell[0]), int(cell[1]))  # type: ignore[index]
         if not (0 <= ij[0] < out and 0 <= ij[1] < out):
             raise ValueError(f"cell {ij} outside the {out} x {out} output")
-    taps = tuple(tuple(q + p for q in window_indices(i, k, s, p, d)) for i in ij)
+    taps = tuple(tuple(i * s + u * d for u in range(k)) for i in ij)  # output i reads padded i*s + u*d
     read = {i * s + u * d for i in range(out) for u in range(k)}
     covered = tuple(q in read for q in range(n + 2 * p))
     return ConvGeometry(n, k, s, p, d, out, ij, taps, covered)  # type: ignore[arg-type]
@@ -134,23 +134,34 @@ def draw_conv(n: int = 9, k: int = 3, s: int = 1, p: int = 0, d: int = 1, cell="
     ax_in.set_title(f"input {n}x{n} + padding {p} (grey)", fontsize=9)
     if g.out:
         r0, c0 = g.taps[0][0], g.taps[1][0]
-        ax_in.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), g.span, g.span, fill=False, edgecolor="#c0392b", lw=1.5))
+        ax_in.add_patch(
+            Rectangle((c0 - 0.5, r0 - 0.5), g.span, g.span, fill=False, edgecolor="#c0392b", lw=1.5)
+        )
         out = np.zeros((g.out, g.out), dtype=int)
         out[g.cell] = 1
         ax_out.imshow(out, cmap=ListedColormap(_OUTPUT_COLOURS), vmin=0, vmax=1)
         _grid(ax_out, g.out)
         ax_out.set_title(f"output {g.out}x{g.out} (orange: cell {g.cell})", fontsize=9)
     else:
-        ax_out.text(side / 2 - 0.5, side / 2 - 0.5, "no output:\nkernel larger than\npadded input", ha="center", va="center")
+        ax_out.text(
+            side / 2 - 0.5,
+            side / 2 - 0.5,
+            "no output:\nkernel larger than\npadded input",
+            ha="center",
+            va="center",
+        )
         ax_out.set_axis_off()
     for ax in (ax_in, ax_out):
         ax.set_xlim(-0.6, side - 0.4)
         ax.set_ylim(side - 0.4, -0.6)
     fig.text(
-        0.5, 0.02,
+        0.5,
+        0.02,
         f"k={k} s={s} p={p} d={d} | orange: the input cells the orange output reads (dark: padding)\n"
         "red box: dilated kernel extent d(k-1)+1 | pink: input cells no window reads",
-        ha="center", va="bottom", fontsize=8,
+        ha="center",
+        va="bottom",
+        fontsize=8,
     )
     fig.subplots_adjust(left=0.02, right=0.98, top=0.92, bottom=0.13, wspace=0.08)
     return fig
@@ -185,7 +196,12 @@ def build_conv_explorer(
     start = {"kernel": k, "stride": s, "padding": p, "dilation": d}
     sliders = {
         name: widgets.IntSlider(
-            value=start[name], min=lo, max=hi, step=1, description=name, continuous_update=True,
+            value=start[name],
+            min=lo,
+            max=hi,
+            step=1,
+            description=name,
+            continuous_update=True,
             layout=widgets.Layout(width="320px"),
         )
         for name, (lo, hi) in SLIDER_RANGES.items()

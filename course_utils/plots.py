@@ -1,9 +1,7 @@
-"""Figures the course draws again and again: learning curves, confusion matrices, image grids, bar tables.
+"""Figures several notebooks draw: learning curves, image and feature-map grids.
 
-Taught in notebooks 04-06 and reused by every later notebook. Each function takes plain data (NumPy
-arrays, tensors, dicts of lists), draws on a new figure (or on ``ax=`` when given), keeps figures small
-(``dpi=90``) and returns the ``Figure``; the notebook calls ``plt.show()``. Matplotlib is imported lazily
-through ``pyplot`` so the backend chosen by the notebook (or ``MPLBACKEND=Agg`` in tests) is respected.
+Each takes plain data (arrays, tensors, dicts of lists), draws a small new figure (or on ``ax=``) and returns
+the ``Figure``; pyplot is imported lazily so the notebook's (or the tests' ``Agg``) backend is respected.
 """
 
 from __future__ import annotations
@@ -12,15 +10,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-
-__all__ = [
-    "confusion_matrix",
-    "plot_learning_curves",
-    "plot_confusion_matrix",
-    "show_images",
-    "show_maps",
-    "plot_bars",
-]
 
 DPI = 90
 
@@ -41,37 +30,12 @@ def _history_dict(history: Any) -> dict[str, list[float]]:
     return {k: [float(v) for v in vals] for k, vals in d.items()}
 
 
-def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -> np.ndarray:
-    """``cm[i, j]`` = how many items of true class ``i`` were predicted as ``j`` (notebook 05).
+def plot_learning_curves(history: Any, metrics: Sequence[str] | None = None, title: str | None = None,
+                         axes: Sequence[Any] | None = None, label: str | None = None):  # fmt: skip
+    """One panel per metric, training and ``val_`` curves together (notebooks 05-06).
 
-    Accepts NumPy arrays, lists or tensors of integer labels. The diagonal holds the correct ones:
-    ``cm.trace() / cm.sum()`` is the accuracy.
-    """
-    t = _to_numpy(y_true).astype(np.int64).ravel()
-    p = _to_numpy(y_pred).astype(np.int64).ravel()
-    if t.shape != p.shape:
-        raise ValueError(f"y_true has {t.size} labels but y_pred has {p.size}")
-    if t.size and (t.min() < 0 or p.min() < 0):
-        raise ValueError("labels must be non-negative integers")
-    if num_classes is None:
-        num_classes = int(max(t.max(initial=-1), p.max(initial=-1)) + 1)
-    if t.size and max(t.max(), p.max()) >= num_classes:
-        raise ValueError(f"a label is >= num_classes={num_classes}")
-    return np.bincount(t * num_classes + p, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
-
-
-def plot_learning_curves(
-    history: Any,
-    metrics: Sequence[str] | None = None,
-    title: str | None = None,
-    axes: Sequence[Any] | None = None,
-    label: str | None = None,
-):
-    """One panel per metric (``loss``, ``accuracy``...), training and ``val_`` curves together (notebooks 05-06).
-
-    ``history`` is a course :class:`~course_utils.train.History`, a Keras ``History`` or a dict such as
-    ``{"loss": [...], "val_loss": [...]}``. ``metrics`` defaults to every base name that has values
-    (``loss`` first). Pass ``axes`` (and ``label``) to overlay several runs on the same panels.
+    ``history``: a course ``History``, a Keras ``History`` or a dict of lists. Pass ``axes`` (and ``label``)
+    to overlay several runs on the same panels.
     """
     import matplotlib.pyplot as plt
 
@@ -81,7 +45,8 @@ def plot_learning_curves(
         base = k[4:] if k.startswith("val_") else k
         if base not in bases:
             bases.append(base)
-    metrics = list(metrics) if metrics is not None else [b for b in ("loss", "accuracy") if b in bases] or bases
+    if metrics is None:
+        metrics = [b for b in ("loss", "accuracy") if b in bases] or bases
     if not metrics:
         raise ValueError("the history has no metrics to plot")
     for m in metrics:
@@ -111,47 +76,6 @@ def plot_learning_curves(
     return fig
 
 
-def plot_confusion_matrix(
-    cm: np.ndarray,
-    class_names: Sequence[str] | None = None,
-    normalize: bool = False,
-    title: str | None = None,
-    ax: Any | None = None,
-):
-    """Heat map of a confusion matrix with counts (or row fractions if ``normalize``) in the cells (notebook 05)."""
-    import matplotlib.pyplot as plt
-
-    cm = np.asarray(cm)
-    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
-        raise ValueError(f"a confusion matrix is square, got shape {cm.shape}")
-    k = cm.shape[0]
-    names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
-    if len(names) != k:
-        raise ValueError(f"{len(names)} class names for {k} classes")
-    shown = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(0.45 * k + 1.8, 0.45 * k + 1.4), dpi=DPI)
-    else:
-        fig = ax.figure
-    im = ax.imshow(shown, cmap="Blues")
-    ax.set_xticks(range(k), names)
-    ax.set_yticks(range(k), names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    threshold = shown.max() / 2 if shown.size else 0
-    for i in range(k):
-        for j in range(k):
-            if cm[i, j]:
-                text = f"{shown[i, j]:.2f}" if normalize else str(int(cm[i, j]))
-                ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                        color="white" if shown[i, j] > threshold else "black")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    acc = np.trace(cm) / cm.sum() if cm.sum() else float("nan")
-    ax.set_title(title if title is not None else f"accuracy {acc:.1%}")
-    fig.tight_layout()
-    return fig
-
-
 def _as_hw_images(images: Any) -> np.ndarray:
     x = _to_numpy(images)
     if x.ndim == 4 and x.shape[1] == 1:  # [N,1,H,W]
@@ -166,15 +90,8 @@ def _as_hw_images(images: Any) -> np.ndarray:
     return x
 
 
-def show_images(
-    images: Any,
-    labels: Any | None = None,
-    predictions: Any | None = None,
-    ncols: int = 8,
-    title: str | None = None,
-    cmap: str = "gray",
-    max_images: int = 64,
-):
+def show_images(images: Any, labels: Any | None = None, predictions: Any | None = None, ncols: int = 8,
+                title: str | None = None, cmap: str = "gray", max_images: int = 64):  # fmt: skip
     """A grid of images with optional labels; with ``predictions``, wrong ones are titled in red (notebooks 04-05).
 
     Images may be ``[N,H,W]``, ``[N,1,H,W]``, ``[N,H,W,1]`` or flat square ``[N,H*W]``, uint8 or
@@ -193,21 +110,21 @@ def show_images(
         colors = ["black" if good else "red" for good in ok]
     elif lab is not None:
         titles = [str(v) for v in lab]
-    return show_maps(list(x), titles, ncols=ncols, size=(1.1, 1.25), cmap=cmap, suptitle=title, dpi=DPI,
-                     title_colors=colors)
+    return show_maps(
+        list(x),
+        titles,
+        ncols=ncols,
+        size=(1.1, 1.25),
+        cmap=cmap,
+        suptitle=title,
+        dpi=DPI,
+        title_colors=colors,
+    )
 
 
-def show_maps(
-    maps: Sequence[np.ndarray] | np.ndarray,
-    titles: Sequence[str] | None = None,
-    ncols: int = 6,
-    size: float | tuple[float, float] = 1.6,
-    cmap: str = "gray",
-    suptitle: str | None = None,
-    dpi: int = 80,
-    symmetric: bool = False,
-    title_colors: Sequence[str] | None = None,
-):
+def show_maps(maps: Sequence[np.ndarray] | np.ndarray, titles: Sequence[str] | None = None, ncols: int = 6,
+              size: float | tuple[float, float] = 1.6, cmap: str = "gray", suptitle: str | None = None,
+              dpi: int = 80, symmetric: bool = False, title_colors: Sequence[str] | None = None):  # fmt: skip
     """Plot 2-D arrays (images, kernels, feature maps) in a grid; return the figure (notebook 01).
 
     ``size`` is the width (and height) of one cell in inches, or ``(width, height)``.
@@ -221,12 +138,15 @@ def show_maps(
     if not maps:
         raise ValueError("no maps to show")
     if any(m.ndim != 2 for m in maps):
-        raise ValueError(f"every map must be 2-D, got shapes {sorted({m.shape for m in maps if m.ndim != 2})}")
+        raise ValueError(
+            f"every map must be 2-D, got shapes {sorted({m.shape for m in maps if m.ndim != 2})}"
+        )
     w, h = (size, size) if np.isscalar(size) else size
     ncols = max(1, min(ncols, len(maps)))
     nrows = -(-len(maps) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(w * ncols, h * nrows + (0.3 if suptitle else 0)), dpi=dpi,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(w * ncols, h * nrows + (0.3 if suptitle else 0)), dpi=dpi, squeeze=False
+    )
     for i, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if i >= len(maps):
@@ -234,42 +154,10 @@ def show_maps(
         lim = float(np.abs(maps[i]).max()) or 1.0
         ax.imshow(maps[i], cmap=cmap, **({"vmin": -lim, "vmax": lim} if symmetric else {}))
         if titles is not None:
-            ax.set_title(titles[i], fontsize=8, color=title_colors[i] if title_colors is not None else "black")
+            ax.set_title(
+                titles[i], fontsize=8, color=title_colors[i] if title_colors is not None else "black"
+            )
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def plot_bars(
-    values: Mapping[str, float],
-    xlabel: str = "",
-    title: str | None = None,
-    fmt: str = "{:,.0f}",
-    ax: Any | None = None,
-):
-    """Horizontal bars for a small ``{name: value}`` table (throughputs, accuracies), values printed (notebooks 04, 06, 11)."""
-    import matplotlib.pyplot as plt
-
-    if not values:
-        raise ValueError("nothing to plot")
-    names = list(values)
-    vals = np.array([float(values[k]) for k in names])
-    if ax is None:
-        width = 4.5 + 0.07 * max(len(n) for n in names)  # room for long labels beside the bars
-        fig, ax = plt.subplots(figsize=(width, 0.45 * len(names) + 1.0), dpi=DPI)
-    else:
-        fig = ax.figure
-    y = np.arange(len(names))
-    ax.barh(y, vals, color="tab:blue")
-    ax.set_yticks(y, names)
-    ax.invert_yaxis()
-    for yi, v in zip(y, vals, strict=True):
-        ax.text(v, yi, " " + fmt.format(v), va="center", fontsize=8)
-    ax.set_xlim(0, vals.max() * 1.25 if vals.max() > 0 else 1)
-    ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:,.0f}" if abs(v) >= 10 else f"{v:g}")
-    ax.set_xlabel(xlabel)
-    if title:
-        ax.set_title(title)
     fig.tight_layout()
     return fig

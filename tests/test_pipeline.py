@@ -32,8 +32,12 @@ def small():
 def test_normalize_layouts_and_values(small):
     images, _ = small
     ref = (images.astype(np.float64) / 255 - MNIST_MEAN) / MNIST_STD
-    for layout, shape in [("NCHW", (50, 1, 28, 28)), ("NHWC", (50, 28, 28, 1)), ("NHW", (50, 28, 28)),
-                          ("flat", (50, 784))]:
+    for layout, shape in [
+        ("NCHW", (50, 1, 28, 28)),
+        ("NHWC", (50, 28, 28, 1)),
+        ("NHW", (50, 28, 28)),
+        ("flat", (50, 784)),
+    ]:
         x = normalize_images(images, layout)
         assert x.shape == shape and x.dtype == np.float32
         np.testing.assert_allclose(x.reshape(50, 28, 28), ref, rtol=1e-5, atol=1e-5)
@@ -110,7 +114,9 @@ def test_dataset_matches_normalize_and_dataloader_batches(small):
     np.testing.assert_allclose(x0.numpy(), normalize_images(images[3:4])[0], rtol=1e-6, atol=1e-6)
     batches = list(torch_dataloader(images, labels, batch_size=16))
     assert [len(b[0]) for b in batches] == [16, 16, 16, 2]
-    np.testing.assert_allclose(torch.cat([b[0] for b in batches]).numpy(), normalize_images(images), atol=1e-6)
+    np.testing.assert_allclose(
+        torch.cat([b[0] for b in batches]).numpy(), normalize_images(images), atol=1e-6
+    )
     with pytest.raises(ValueError):
         MNISTDataset(images, labels[:3])
 

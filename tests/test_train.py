@@ -175,17 +175,43 @@ def test_fit_history_tensorboard_checkpoint_and_resume(tmp_path):
     # reference: 4 epochs in one go
     m_ref, o_ref, s_ref = fresh()
     h_ref = fit(m_ref, loader, o_ref, "cpu", 4, val_loader=val, scheduler=s_ref, progress=False)
-    assert h_ref.epochs == [0, 1, 2, 3] and set(h_ref.history) >= {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
+    assert h_ref.epochs == [0, 1, 2, 3] and set(h_ref.history) >= {
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "lr",
+    }
     assert h_ref["lr"] == pytest.approx([0.1, 0.07, 0.049, 0.0343])
 
     # 2 epochs, "crash", then resume from the checkpoint for 2 more: identical weights and history
     ck = tmp_path / "ck.pt"
     m1, o1, s1 = fresh()
-    fit(m1, loader, o1, "cpu", 2, val_loader=val, scheduler=s1, checkpoint_path=ck, log_dir=tmp_path / "tb",
-        progress=True)
+    fit(
+        m1,
+        loader,
+        o1,
+        "cpu",
+        2,
+        val_loader=val,
+        scheduler=s1,
+        checkpoint_path=ck,
+        log_dir=tmp_path / "tb",
+        progress=True,
+    )
     m2, o2, s2 = fresh()
-    h2 = fit(m2, loader, o2, "cpu", 4, val_loader=val, scheduler=s2, checkpoint_path=ck, resume=True,
-             progress=False)
+    h2 = fit(
+        m2,
+        loader,
+        o2,
+        "cpu",
+        4,
+        val_loader=val,
+        scheduler=s2,
+        checkpoint_path=ck,
+        resume=True,
+        progress=False,
+    )
     assert h2.epochs == [0, 1, 2, 3]
     for p, q in zip(m_ref.parameters(), m2.parameters(), strict=True):
         torch.testing.assert_close(p, q)
@@ -201,7 +227,9 @@ def test_resume_with_dropout_matches_an_uninterrupted_run(tmp_path):
 
     def fresh():
         torch.manual_seed(0)
-        model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 2), nn.LogSoftmax(1))
+        model = nn.Sequential(
+            nn.Linear(2, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 2), nn.LogSoftmax(1)
+        )
         return model, torch.optim.Adam(model.parameters(), lr=0.01)
 
     loader = TensorLoader(x, y, batch_size=16, shuffle=True)
@@ -219,8 +247,16 @@ def test_resume_with_dropout_matches_an_uninterrupted_run(tmp_path):
 def test_fit_on_a_non_main_rank_writes_nothing(tmp_path):
     x, y = toy_data(64)
     model = toy_model()
-    fit(model, TensorLoader(x, y, batch_size=32), torch.optim.SGD(model.parameters(), lr=0.1), "cpu", 1,
-        log_dir=tmp_path / "tb", checkpoint_path=tmp_path / "ck.pt", is_main=False)
+    fit(
+        model,
+        TensorLoader(x, y, batch_size=32),
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        "cpu",
+        1,
+        log_dir=tmp_path / "tb",
+        checkpoint_path=tmp_path / "ck.pt",
+        is_main=False,
+    )
     assert not (tmp_path / "tb").exists() and not (tmp_path / "ck.pt").exists()
     assert is_main_process()  # no process group here
 
@@ -248,7 +284,9 @@ def test_metrics_are_summed_over_ranks_under_a_process_group(tmp_path):
     )
     out = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", str(script)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     # each rank leaves a file: the ranks share one stdout pipe, so printed lines can interleave
@@ -258,7 +296,9 @@ def test_metrics_are_summed_over_ranks_under_a_process_group(tmp_path):
 def _load_benchmark():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("bench_loop", ROOT / "benchmarks" / "train_loop_vs_pytorch_example.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_loop", ROOT / "benchmarks" / "train_loop_vs_pytorch_example.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
