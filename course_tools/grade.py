@@ -1,4 +1,4 @@
-"""Grade a folder of submitted student notebooks: run each one, collect its exercise checks into a CSV.
+"""Grade a folder of submitted student notebooks with the instructor's checks into a CSV.
 
 Layout of the submissions folder (one sub-folder per student, the course's notebook names inside)::
 
@@ -7,28 +7,36 @@ Layout of the submissions folder (one sub-folder per student, the course's noteb
         alice/03_gru.ipynb
         bob/01_cnn_from_scratch.ipynb
 
-Every notebook runs top to bottom in a fresh kernel (nbclient, ``allow_errors=True``, so a broken cell
-does not stop the rest), with ``$COURSE_CHECKS_LOG`` pointing at a fresh temporary file: each
-``course_utils.checks`` call appends one JSON line ``{"name", "passed", "message"}`` to it (see
-``checks.py`` and the exercise convention in CONTRIBUTING.md). The CSV has one row per exercise::
+**The student's code never decides the grade.** For each submitted notebook the grader takes, from the
+*solution* notebook (``--solutions``, default ``notebooks/``), the ``## Exercises`` section: its setup cells,
+which functions each exercise defines (the cells with ``### BEGIN SOLUTION``) and its check cells. From the
+*submission* it takes only the top-level ``import``, ``def`` and ``class`` statements (as nbgrader's
+autograder and okpy extract answers); no other cell of the submission runs, so a cell that patches
+``checks``, writes a log, prints ``PASS`` or loops forever has no effect. A checker process (fresh
+interpreter, instructor code only) runs the solution's setup and check cells; each student function in it
+is a proxy that calls the function in a separate sandbox process (``course_tools.sandbox``: own temporary
+folder, file-size cap, user ``nobody`` when grading as root) and receives only plain data back. A call that
+hangs, a sandbox that dies or prints 100 MB, a function that raises: each is a failure with its reason.
+The checker reports to the grader through a file in a private folder. The CSV has one row per exercise::
 
     student,notebook,exercise,passed,message
 
-and one summary row per student (``notebook=ALL``, ``exercise=TOTAL``, ``passed=k/n``). Exercises the
-solution notebook (``--solutions``, default ``notebooks/``) or the submission checks, but whose check never
-ran (the kernel died, the notebook timed out, the check cell was deleted), are rows with ``passed=False``
-and the reason. A check cell that differs from the solution's is flagged in the message.
+and one summary row per student (``notebook=ALL``, ``exercise=TOTAL``, ``passed=k/n``).
 
 Usage (``make grade SUBMISSIONS=...`` runs the same)::
 
     python -m course_tools.grade SUBMISSIONS_DIR --out grades.csv [--timeout 600] [--only 01 03]
 
-Taught in INSTRUCTORS.md (not in a notebook).
+What it does not guarantee (INSTRUCTORS.md): a student who hard-codes the answers of the visible check
+cases passes them; without root, student code runs as the grading user and could disturb other processes of
+that user; exercises whose check hands the function to other processes (e.g. ``launch.run``) are not
+supported by the proxy.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import csv
 import json
@@ -49,7 +57,16 @@ CSV_FIELDS = ("student", "notebook", "exercise", "passed", "message")
 #: ``checks.check_function("ex-name", ...)`` / ``check_predicate('ex-name', ...)``: the literal name.
 _CHECK_CALL = re.compile(r"check_(?:function|predicate)\(\s*(?:name\s*=\s*)?[\"']([^\"']+)[\"']")
 
-__all__ = ["GradeRow", "NotebookRun", "check_names", "run_notebook", "grade_notebook", "grade_folder", "main"]
+__all__ = [
+    "GradeRow",
+    "NotebookRun",
+    "check_names",
+    "grading_job",
+    "run_checks",
+    "grade_notebook",
+    "grade_folder",
+    "main",
+]
 
 
 @dataclass(frozen=True)
@@ -88,106 +105,191 @@ def _normalise(source: str) -> str:
     return "\n".join(line.rstrip() for line in source.strip().splitlines())
 
 
-def run_notebook(path: Path, timeout: float, cwd: Path | None = None) -> NotebookRun:
-    """Execute ``path`` in a fresh kernel with its own checks log; stop after ``timeout`` seconds in all."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+def _python(source: str) -> str:
+    """A cell's source without IPython magics and shell escapes (which plain Python cannot parse)."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
-    nb = nbformat.read(path, as_version=4)
-    deadline = time.monotonic() + timeout
 
-    def remaining(cell) -> float:  # nbclient's per-cell timeout = what is left of the notebook's budget
-        return max(1.0, deadline - time.monotonic())
+def exercise_section(nb) -> list:
+    """The code cells from the ``## Exercises`` heading to the next level-2 heading."""
+    cells, inside = [], False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and re.match(r"\s*## ", cell.source):
+            inside = cell.source.lstrip().startswith("## Exercises")
+        elif inside and cell.cell_type == "code":
+            cells.append(cell)
+    return cells
 
-    client = NotebookClient(
-        nb,
-        timeout=int(timeout),
-        timeout_func=remaining,
-        interrupt_on_timeout=False,
-        allow_errors=True,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(cwd or path.parent)}},
-    )
-    fd, log_name = tempfile.mkstemp(prefix="course_checks_", suffix=".jsonl")
-    os.close(fd)
-    env = {**os.environ, "COURSE_CHECKS_LOG": log_name, "MPLBACKEND": "Agg"}
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    aborted = ""
-    t0 = time.perf_counter()
-    # The kernel's own stdout/stderr (not the notebook's outputs): kept out of the terminal, and quoted
-    # when the kernel dies, since its last line usually says why.
-    with tempfile.TemporaryFile(mode="w+b") as kernel_log:
+
+def grading_job(solution, submission) -> dict:
+    """What the checker needs: the solution's exercise section split into setup, answer and check cells, and
+    the submission's top-level imports, functions and classes (nothing else of it runs)."""
+    steps, setup = [], []
+    for cell in exercise_section(solution):
+        source = _python(cell.source)
+        if "BEGIN SOLUTION" in source:
+            names = [n.name for n in ast.parse(source).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+            steps.append({"kind": "answer", "names": names})
+        elif _CHECK_CALL.search(source):
+            steps.append({"kind": "check", "names": _CHECK_CALL.findall(source), "source": source})
+        else:
+            steps.append({"kind": "setup", "source": source})
+            setup.append(source)
+    kept, skipped = [], 0
+    for cell in submission.cells:
+        if cell.cell_type != "code":
+            continue
+        source = _python(cell.source)
         try:
-            client.execute(env=env, stdout=kernel_log, stderr=subprocess.STDOUT)
-        except CellTimeoutError:
-            aborted = f"notebook timed out after {timeout:g} s"
-        except DeadKernelError:
-            kernel_log.seek(0)
-            lines = [ln for ln in kernel_log.read().decode(errors="replace").splitlines() if ln.strip()]
-            aborted = "kernel died" + (f" (its last words: {lines[-1].strip()[:160]})" if lines else "")
-        except Exception as e:  # a broken notebook file, a kernel that does not start
-            aborted = f"could not run ({type(e).__name__}: {str(e).strip()[:160]})"
-    seconds = time.perf_counter() - t0
+            tree = ast.parse(source)
+        except SyntaxError:
+            skipped += 1
+            continue
+        lines = source.splitlines()
+        for node in tree.body:
+            if isinstance(
+                node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+            ):
+                start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+                kept.append("\n".join(lines[start - 1 : node.end_lineno]))
+    return {
+        "steps": steps,
+        "setup": "\n\n".join(setup),
+        "definitions": "\n\n".join(kept),
+        "unparsable_cells": skipped,
+    }
+
+
+def _checker(job_path: str, result_path: str) -> None:
+    """The checker process: instructor code only; student functions are proxies into a sandbox."""
+    from course_tools.sandbox import Remote, Sandbox
+    from course_utils import checks
+
+    job = json.loads(Path(job_path).read_text(encoding="utf-8"))
+    sandbox = Sandbox(job["setup"], job["definitions"], job.get("call_timeout", 60.0))
+    namespace: dict = {"__name__": "__main__"}
+    results: list[dict] = []
     try:
-        checks = []
-        for line in Path(log_name).read_text(encoding="utf-8").splitlines():
-            try:
-                checks.append(json.loads(line))
-            except json.JSONDecodeError:
+        for step in job["steps"]:
+            if step["kind"] == "answer":
+                namespace.update({name: Remote(sandbox, name) for name in step["names"]})
                 continue
+            before = len(checks.RESULTS)
+            try:
+                exec(compile(step["source"], f"<{step['kind']} cell>", "exec"), namespace)
+            except Exception as e:  # noqa: BLE001 - an instructor cell that cannot run is reported
+                if step["kind"] == "check":
+                    for name in step["names"]:
+                        results.append(
+                            {
+                                "name": name,
+                                "passed": False,
+                                "message": f"check could not run: {type(e).__name__}: {e}",
+                            }
+                        )
+                continue
+            results += [
+                {"name": r.name, "passed": bool(r.passed), "message": r.message}
+                for r in checks.RESULTS[before:]
+            ]
+            Path(result_path).write_text(json.dumps(results), encoding="utf-8")
     finally:
-        os.unlink(log_name)
-    errors = []
-    for i, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            if out.get("output_type") == "error":
-                errors.append(f"cell {i + 1}: {out.get('ename', '')}: {str(out.get('evalue', ''))[:120]}")
-    return NotebookRun(checks, errors, aborted, seconds)
+        sandbox.close()
+        Path(result_path).write_text(json.dumps(results), encoding="utf-8")
 
 
-def grade_notebook(
-    student: str, path: Path, timeout: float, solutions: Path | None = None, cwd: Path | None = None
-) -> list[GradeRow]:
-    """Run one submitted notebook and turn its checks into rows (missing checks become failures)."""
+def run_checks(submission: Path, solution: Path, timeout: float, call_timeout: float = 60.0) -> NotebookRun:
+    """Grade one submission against one solution notebook in a checker process; at most ``timeout`` s."""
     import nbformat
 
+    t0 = time.perf_counter()
+    job = grading_job(nbformat.read(solution, as_version=4), nbformat.read(submission, as_version=4))
+    job["call_timeout"] = min(call_timeout, timeout)
+    with tempfile.TemporaryDirectory(prefix="course_grade_") as private:  # 0700: the sandbox cannot reach it
+        job_path, result_path = Path(private, "job.json"), Path(private, "result.json")
+        job_path.write_text(json.dumps(job), encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if k != "COURSE_CHECKS_LOG"}
+        env.update(MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join([str(ROOT), *sys.path]))
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        cmd = [sys.executable, "-m", "course_tools.grade", "--checker", str(job_path), str(result_path)]
+        aborted = ""
+        with tempfile.TemporaryFile() as log:
+            proc = subprocess.Popen(
+                cmd, cwd=private, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                aborted = f"grading timed out after {timeout:g} s"
+            finally:
+                _kill_group(proc)
+            if proc.returncode not in (0, None) and not aborted:
+                log.seek(0)
+                lines = [ln for ln in log.read(1 << 20).decode(errors="replace").splitlines() if ln.strip()]
+                aborted = "the checker failed" + (f" ({lines[-1][:160]})" if lines else "")
+        try:
+            checks = json.loads(result_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            checks = []
+    errors = (
+        [f"{job['unparsable_cells']} cell(s) of the submission are not valid Python and were ignored"]
+        if job["unparsable_cells"]
+        else []
+    )
+    return NotebookRun(checks, errors, aborted, time.perf_counter() - t0)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, 9)
+        except (ProcessLookupError, PermissionError):
+            proc.kill()
+    proc.wait()
+
+
+def grade_notebook(student: str, path: Path, timeout: float, solutions: Path | None = None) -> list[GradeRow]:
+    """Grade one submitted notebook with the solution's checks; every expected exercise gets a row."""
+    import nbformat
+
+    solution = (solutions or ROOT / "notebooks") / path.name
+    if not solution.is_file():
+        return [
+            GradeRow(
+                student, path.name, "(notebook)", False, f"no solution notebook {solution} to grade against"
+            )
+        ]
     try:
         submitted = check_names(nbformat.read(path, as_version=4))
     except Exception as e:
-        return [GradeRow(student, path.name, "(notebook)", False, f"unreadable notebook: {type(e).__name__}: {e}")]
-    reference: dict[str, str] = {}
-    if solutions is not None and (solutions / path.name).is_file():
-        reference = check_names(nbformat.read(solutions / path.name, as_version=4))
-    expected = list(reference) + [n for n in submitted if n not in reference]
-
-    run = run_notebook(path, timeout, cwd)
-    last: dict[str, dict] = {}
-    for entry in run.checks:  # a check run twice counts with its last result
-        last[str(entry.get("name", ""))] = entry
-    names = expected + [n for n in last if n not in expected]
+        return [
+            GradeRow(student, path.name, "(notebook)", False, f"unreadable notebook: {type(e).__name__}: {e}")
+        ]
+    reference = check_names(nbformat.read(solution, as_version=4))
+    run = run_checks(path, solution, timeout)
+    last = {
+        str(entry.get("name", "")): entry for entry in run.checks
+    }  # a check run twice counts once, the last
     rows = []
-    for name in names:
+    for name in reference:
         notes = []
-        if name in reference and name in submitted and _normalise(reference[name]) != _normalise(submitted[name]):
-            notes.append("note: the check cell differs from the solution notebook's")
+        if name not in submitted:
+            notes.append("note: the submission had deleted this check cell (the solution's check ran)")
+        elif _normalise(reference[name]) != _normalise(submitted[name]):
+            notes.append("note: the submission's check cell was edited (the solution's check ran)")
         if name in last:
             entry = last[name]
-            msg = str(entry.get("message", ""))
-            rows.append(GradeRow(student, path.name, name, bool(entry.get("passed")), "; ".join([msg, *notes]).strip("; ")))
-            continue
-        if run.aborted:
-            why = run.aborted
-        elif name not in submitted:
-            why = "the check cell is missing from the submission"
-        elif run.errors:
-            why = "an error stopped it (" + run.errors[0] + ")"
+            message = "; ".join([str(entry.get("message", "")), *notes]).strip("; ")
+            rows.append(GradeRow(student, path.name, name, bool(entry.get("passed")), message))
         else:
-            why = "no result logged"
-        rows.append(GradeRow(student, path.name, name, False, "; ".join([f"check did not run: {why}", *notes])))
-    if not names:
-        status = run.aborted or ("; ".join(run.errors[:1]) or "ran, but it has no exercise checks")
-        rows.append(GradeRow(student, path.name, "(notebook)", not run.aborted and not run.errors, status))
+            why = run.aborted or "no result"
+            rows.append(
+                GradeRow(student, path.name, name, False, "; ".join([f"check did not run: {why}", *notes]))
+            )
+    if not reference:
+        rows.append(
+            GradeRow(student, path.name, "(notebook)", False, "the solution notebook has no exercise checks")
+        )
     return rows
 
 
@@ -196,11 +298,13 @@ def grade_folder(
     timeout: float = 600,
     only: list[str] | None = None,
     solutions: Path | None = ROOT / "notebooks",
-    cwd: Path | None = None,
     echo: bool = True,
 ) -> list[GradeRow]:
     """Grade every ``<student>/<NN_x>.ipynb`` under ``submissions``; exercise rows then a TOTAL per student."""
     rows: list[GradeRow] = []
+    course_files = {
+        p: p.read_bytes() for d in ("course_utils", "course_tools") for p in (ROOT / d).rglob("*.py")
+    }
     students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
     for student_dir in students:
         notebooks = sorted(student_dir.glob(NOTEBOOK_GLOB))
@@ -211,7 +315,11 @@ def grade_folder(
             if echo:
                 print(f"{student_dir.name}/{path.name} ...", flush=True)
             t0 = time.perf_counter()
-            new = grade_notebook(student_dir.name, path, timeout, solutions, cwd)
+            new = grade_notebook(student_dir.name, path, timeout, solutions)
+            changed = _restore(course_files)
+            if changed:  # the submission's code rewrote the grader's own files: restored, and no credit
+                why = f"the submission's code changed {', '.join(changed)} (restored; no credit for this notebook)"
+                new = [GradeRow(r.student, r.notebook, r.exercise, False, why) for r in new]
             student_rows += new
             if echo:
                 ok = sum(r.passed is True for r in new)
@@ -223,10 +331,26 @@ def grade_folder(
             f"/{sum(r.notebook == p.name for r in exercises)}"
             for p in notebooks
         )
-        summary = f"{passed} of {len(exercises)} exercises passed" + (f" ({per_nb})" if per_nb else " (no notebooks)")
+        summary = f"{passed} of {len(exercises)} exercises passed" + (
+            f" ({per_nb})" if per_nb else " (no notebooks)"
+        )
         rows += student_rows
         rows.append(GradeRow(student_dir.name, "ALL", "TOTAL", f"{passed}/{len(exercises)}", summary))
     return rows
+
+
+def _restore(files: dict[Path, bytes]) -> list[str]:
+    """Put back every course file whose bytes changed (or that vanished); return their names."""
+    changed = []
+    for path, data in files.items():
+        try:
+            same = path.read_bytes() == data
+        except OSError:
+            same = False
+        if not same:
+            path.write_bytes(data)
+            changed.append(str(path.relative_to(ROOT)))
+    return changed
 
 
 def write_csv(rows: list[GradeRow], out: Path) -> None:
@@ -240,24 +364,30 @@ def write_csv(rows: list[GradeRow], out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and len(sys.argv) == 4 and sys.argv[1] == "--checker":  # the checker process (internal)
+        _checker(sys.argv[2], sys.argv[3])
+        return 0
     ap = argparse.ArgumentParser(prog="python -m course_tools.grade", description=__doc__.split("\n\n")[0])
     ap.add_argument("submissions", type=Path, help="folder with one sub-folder of notebooks per student")
     ap.add_argument("--out", type=Path, default=Path("grades.csv"), help="CSV to write (default grades.csv)")
-    ap.add_argument("--timeout", type=float, default=600, help="seconds per notebook, all cells together (default 600)")
+    ap.add_argument(
+        "--timeout", type=float, default=600, help="seconds per notebook, all cells together (default 600)"
+    )
     ap.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 03")
     ap.add_argument(
-        "--solutions", type=Path, default=ROOT / "notebooks",
-        help="solution notebooks: which exercises to expect (default notebooks/); 'none' to skip",
+        "--solutions",
+        type=Path,
+        default=ROOT / "notebooks",
+        help="solution notebooks whose checks grade the submissions (default notebooks/)",
     )
-    ap.add_argument("--cwd", type=Path, help="working folder of every kernel (default: the notebook's folder)")
     args = ap.parse_args(argv)
     if not args.submissions.is_dir():
         print(f"no such folder: {args.submissions}", file=sys.stderr)
         return 2
-    solutions = None if str(args.solutions).lower() == "none" else args.solutions
+    solutions = args.solutions
     if sys.platform == "win32":  # pragma: no cover - zmq needs the selector loop on Windows
         asyncio.set_event_loop_policy(asyncio.WindowsSelectorEventLoopPolicy())
-    rows = grade_folder(args.submissions, args.timeout, args.only, solutions, args.cwd)
+    rows = grade_folder(args.submissions, args.timeout, args.only, solutions)
     if not rows:
         print(f"no student folders with notebooks in {args.submissions}", file=sys.stderr)
         return 2

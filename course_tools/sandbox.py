@@ -1,0 +1,276 @@
+"""Run a student's functions in a separate process and get back only plain data (used by ``grade``).
+
+The grader's checker process never executes student code. It starts ``python -m course_tools.sandbox`` (a
+fresh interpreter, in its own temporary folder, as the user ``nobody`` when the grader runs as root, with a
+cap on the size of files it may write), sends it the instructor's setup code and the student's definitions,
+and then calls the student's functions through :class:`Remote` proxies. Arguments travel to the sandbox by
+pickle (the grader's own data); results come back as JSON built by :func:`encode` from numbers, strings,
+lists, tuples, dicts and numeric NumPy arrays / torch tensors only, so nothing the student returns or
+prints can run code in the checker or reach the grade. A call that does not return within its time limit,
+or a sandbox that dies, is an error the check reports as a failure; the sandbox is then started afresh.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import pickle
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import traceback
+from typing import Any
+
+import numpy as np
+
+#: Largest file the student's code may write (bytes): a print loop of 100 MB ends the sandbox, not the disk.
+FILE_LIMIT = 32 * 2**20
+#: Characters of the sandbox's own output kept for a message.
+OUTPUT_KEPT = 2000
+
+
+class SandboxError(RuntimeError):
+    """The sandbox died, timed out, or answered with something that is not plain data."""
+
+
+def encode(value: Any) -> Any:
+    """``value`` as JSON-ready plain data; raises TypeError for anything else."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (np.bool_, np.integer, np.floating)):
+        return value.item()
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
+        return {"__tensor__": encode(value.detach().cpu().numpy())}
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biufc":
+            raise TypeError(f"an array of dtype {value.dtype} (only numeric arrays can be graded)")
+        data = np.ascontiguousarray(value)
+        return {
+            "__array__": base64.b64encode(data.tobytes()).decode(),
+            "dtype": data.dtype.str,
+            "shape": list(data.shape),
+        }
+    if isinstance(value, (list, tuple)):
+        return {"__tuple__" if isinstance(value, tuple) else "__list__": [encode(v) for v in value]}
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"__dict__": {k: encode(v) for k, v in value.items()}}
+    raise TypeError(
+        f"a {type(value).__name__} (the grader compares numbers, strings, arrays, tensors and lists)"
+    )
+
+
+def decode(data: Any) -> Any:
+    """The inverse of :func:`encode`, building only plain data (never calls anything the data names)."""
+    if not isinstance(data, dict):
+        return data
+    if "__array__" in data:
+        dtype = np.dtype(data["dtype"])
+        if dtype.kind not in "biufc":
+            raise SandboxError(f"refused dtype {dtype}")
+        return np.frombuffer(base64.b64decode(data["__array__"]), dtype=dtype).reshape(data["shape"]).copy()
+    if "__tensor__" in data:
+        import torch
+
+        return torch.from_numpy(decode(data["__tensor__"]))
+    if "__tuple__" in data:
+        return tuple(decode(v) for v in data["__tuple__"])
+    if "__list__" in data:
+        return [decode(v) for v in data["__list__"]]
+    if "__dict__" in data:
+        return {k: decode(v) for k, v in data["__dict__"].items()}
+    raise SandboxError("unknown data from the sandbox")
+
+
+def _send(stream, payload: bytes) -> None:
+    stream.write(struct.pack(">Q", len(payload)) + payload)
+    stream.flush()
+
+
+def _receive(stream) -> bytes:
+    header = stream.read(8)
+    if len(header) < 8:
+        raise EOFError("the other side closed the pipe")
+    return stream.read(struct.unpack(">Q", header)[0])
+
+
+def _remote_error(kind: str, message: str) -> Exception:
+    """An exception to raise in the checker: NotImplementedError stays itself (the check says "not
+    attempted yet"); anything else gets the student's exception name."""
+    if kind == "NotImplementedError":
+        return NotImplementedError(message)
+    return type(kind if kind.isidentifier() else "Error", (Exception,), {})(message)
+
+
+def _as_nobody() -> None:
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+_NOBODY: list[bool] = []
+
+
+def drops_to_nobody() -> bool:
+    """True when the grader runs as root and the user ``nobody`` can start this Python (it cannot when the
+    interpreter lives under a private home folder, e.g. pyenv in /root): then sandboxes run as ``nobody``."""
+    if not _NOBODY:
+        ok = hasattr(os, "geteuid") and os.geteuid() == 0
+        if ok:
+            try:  # nobody may not even be allowed to execute the interpreter
+                probe = [sys.executable, "-c", "import numpy"]
+                ok = (
+                    subprocess.run(probe, preexec_fn=_as_nobody, cwd="/", capture_output=True).returncode == 0
+                )
+            except OSError:
+                ok = False
+        _NOBODY.append(ok)
+    return _NOBODY[0]
+
+
+class Sandbox:
+    """A sandbox process holding the student's definitions (see the module docstring)."""
+
+    def __init__(self, setup: str, definitions: str, call_timeout: float = 60.0) -> None:
+        self.setup, self.definitions, self.call_timeout = setup, definitions, call_timeout
+        self.proc: subprocess.Popen | None = None
+        self.error = ""
+
+    def start(self) -> None:
+        self.close()
+        self.folder = tempfile.mkdtemp(prefix="course_sandbox_")
+        self.log = open(os.path.join(self.folder, ".output"), "w+b")  # noqa: SIM115 - closed in close()
+        env = {k: v for k, v in os.environ.items() if k != "COURSE_CHECKS_LOG"}
+        env.update(
+            HOME=self.folder, TMPDIR=self.folder, MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join(sys.path)
+        )
+        as_nobody = drops_to_nobody()
+        if as_nobody:
+            shutil.chown(self.folder, user="nobody")
+
+        def limits() -> None:  # runs in the child before Python starts
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
+            if as_nobody:
+                _as_nobody()
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "course_tools.sandbox"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, cwd=self.folder, env=env,
+            preexec_fn=limits if os.name == "posix" else None, start_new_session=True,
+        )  # fmt: skip
+        kind, message = self._request(("setup", self.setup, self.definitions), timeout=300)
+        if kind != "ok":
+            raise SandboxError(f"the submission's definitions do not run: {message}")
+
+    def _request(self, message: tuple, timeout: float) -> tuple[str, Any]:
+        import threading
+
+        assert self.proc is not None and self.proc.stdin and self.proc.stdout
+        box: dict[str, Any] = {}
+
+        def read() -> None:
+            try:
+                box["reply"] = _receive(self.proc.stdout)
+            except Exception as e:  # noqa: BLE001 - reported below
+                box["error"] = e
+
+        try:
+            _send(self.proc.stdin, pickle.dumps(message))
+        except (BrokenPipeError, OSError):
+            raise SandboxError(f"the sandbox died ({self._last_words()})") from None
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if reader.is_alive():
+            self.close()
+            raise SandboxError(f"did not return within {timeout:g} s")
+        if "error" in box:
+            code = self.proc.wait(timeout=5) if self.proc else None
+            self.close()
+            raise SandboxError(f"the sandbox died (exit code {code}; {self._last_words()})")
+        try:
+            reply = json.loads(box["reply"].decode())
+            return str(reply[0]), reply[1]
+        except (ValueError, IndexError, UnicodeDecodeError):
+            raise SandboxError("the sandbox answered with something that is not plain data") from None
+
+    def call(self, name: str, args: tuple, kwargs: dict) -> Any:
+        """``name(*args, **kwargs)`` in the sandbox; its value as plain data, or its exception re-raised."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        kind, payload = self._request(("call", name, args, kwargs), self.call_timeout)
+        if kind == "ok":
+            return decode(payload)
+        raise _remote_error(kind, str(payload))
+
+    def _last_words(self) -> str:
+        try:
+            self.log.seek(0)
+            lines = [ln for ln in self.log.read(1 << 20).decode(errors="replace").splitlines() if ln.strip()]
+            return lines[-1][:160] if lines else "no output"
+        except (OSError, ValueError):
+            return "no output"
+
+    def close(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                try:
+                    os.killpg(self.proc.pid, 9)
+                except (ProcessLookupError, PermissionError):
+                    self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+            self.log.close()
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class Remote:
+    """Stands in the checker for the student's function ``name``: calling it calls the sandbox."""
+
+    def __init__(self, sandbox: Sandbox, name: str) -> None:
+        self.sandbox, self.__name__ = sandbox, name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self.sandbox.call(self.__name__, args, kwargs)
+        except SandboxError as e:
+            raise _remote_error("SandboxError", str(e)) from None
+
+
+def _serve() -> None:
+    """The sandbox side: exec the setup and definitions, then answer calls until stdin closes."""
+    stdin, reply_to = sys.stdin.buffer, os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout = sys.stderr  # the student's prints go to the log, never into the reply pipe
+    os.dup2(sys.stderr.fileno(), 1)
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    while True:
+        try:
+            message = pickle.loads(_receive(stdin))
+        except EOFError:
+            return
+        try:
+            if message[0] == "setup":
+                exec(compile(message[1], "<setup>", "exec"), namespace)
+                exec(compile(message[2], "<submission>", "exec"), namespace)
+                reply = ["ok", None]
+            else:
+                _, name, args, kwargs = message
+                if not callable(namespace.get(name)):
+                    raise NameError(f"the submission defines no function {name}()")
+                value = namespace[name](*args, **kwargs)
+                try:
+                    reply = ["ok", encode(value)]
+                except TypeError as e:
+                    reply = ["TypeError", f"{name}() returned {e}"]
+        except BaseException as e:  # noqa: BLE001 - every failure is an answer
+            where = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == "<submission>"]
+            line = f" (line {where[-1].lineno} of your code)" if where else ""
+            reply = [type(e).__name__, f"{e}{line}"]
+        _send(reply_to, json.dumps(reply).encode())
+
+
+if __name__ == "__main__":
+    _serve()
