@@ -10,7 +10,8 @@ Layout of the submissions folder (one sub-folder per student, the course's noteb
 **The student's code never decides the grade.** For each submitted notebook the grader takes, from the
 *solution* notebook (``--solutions``, default ``notebooks/``), the ``## Exercises`` section: its setup cells,
 which functions each exercise defines (the cells with ``### BEGIN SOLUTION``) and its check cells. From the
-*submission* it takes only the top-level ``import``, ``def`` and ``class`` statements (as nbgrader's
+*submission* it takes only the top-level ``import``, ``def`` and ``class`` statements and assignments of
+constants (as nbgrader's
 autograder and okpy extract answers); no other cell of the submission runs, so a cell that patches
 ``checks``, writes a log, prints ``PASS`` or loops forever has no effect. A checker process (fresh
 interpreter, instructor code only) runs the solution's setup and check cells; each student function in it
@@ -121,6 +122,14 @@ def exercise_section(nb) -> list:
     return cells
 
 
+DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _no_calls(node: ast.AST) -> bool:
+    """An assignment of a constant (``GATES = ("z", "r", "n")``): it may stay; one that calls something may not."""
+    return not any(isinstance(n, (ast.Call, ast.Lambda, ast.NamedExpr, ast.Await)) for n in ast.walk(node))
+
+
 def grading_job(solution, submission) -> dict:
     """What the checker needs: the solution's exercise section split into setup, answer and check cells, and
     the submission's top-level imports, functions and classes (nothing else of it runs)."""
@@ -147,15 +156,15 @@ def grading_job(solution, submission) -> dict:
             continue
         lines = source.splitlines()
         for node in tree.body:
-            if isinstance(
-                node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+            if isinstance(node, DEFINITIONS) or (
+                isinstance(node, (ast.Assign, ast.AnnAssign)) and _no_calls(node)
             ):
                 start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
                 kept.append("\n".join(lines[start - 1 : node.end_lineno]))
     return {
         "steps": steps,
         "setup": "\n\n".join(setup),
-        "definitions": "\n\n".join(kept),
+        "definitions": kept,
         "unparsable_cells": skipped,
     }
 

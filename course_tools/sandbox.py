@@ -47,16 +47,24 @@ def encode(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biufc":
             raise TypeError(f"an array of dtype {value.dtype} (only numeric arrays can be graded)")
-        data = np.ascontiguousarray(value)
+        data = value.copy(order="C")  # (ascontiguousarray would make a 0-d array 1-d)
         return {
             "__array__": base64.b64encode(data.tobytes()).decode(),
             "dtype": data.dtype.str,
             "shape": list(data.shape),
         }
+    if type(value).__module__.startswith("tensorflow") and hasattr(
+        value, "element_spec"
+    ):  # a tf.data.Dataset
+        return {
+            "__dataset__": [
+                [encode(_numpy(e)) for e in value.take(DATASET_LIMIT)] for _ in range(DATASET_EPOCHS)
+            ]
+        }
     if isinstance(value, (list, tuple)):
         return {"__tuple__" if isinstance(value, tuple) else "__list__": [encode(v) for v in value]}
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"__dict__": {k: encode(v) for k, v in value.items()}}
+    if isinstance(value, dict):  # also state_dicts: OrderedDicts, int keys
+        return {"__map__": [[encode(k), encode(v)] for k, v in value.items()]}
     raise TypeError(
         f"a {type(value).__name__} (the grader compares numbers, strings, arrays, tensors and lists)"
     )
@@ -75,13 +83,76 @@ def decode(data: Any) -> Any:
         import torch
 
         return torch.from_numpy(decode(data["__tensor__"]))
+    if "__dataset__" in data:
+        import tensorflow as tf
+
+        return Replay(
+            [[tf.nest.map_structure(tf.constant, decode(e)) for e in epoch] for epoch in data["__dataset__"]]
+        )
     if "__tuple__" in data:
         return tuple(decode(v) for v in data["__tuple__"])
     if "__list__" in data:
         return [decode(v) for v in data["__list__"]]
-    if "__dict__" in data:
-        return {k: decode(v) for k, v in data["__dict__"].items()}
+    if "__map__" in data:
+        return {_key(decode(k)): decode(v) for k, v in data["__map__"]}
     raise SandboxError("unknown data from the sandbox")
+
+
+#: A ``tf.data.Dataset`` comes back as its first ``DATASET_EPOCHS`` passes of at most ``DATASET_LIMIT`` elements.
+DATASET_EPOCHS, DATASET_LIMIT = 3, 10_000
+
+
+def _numpy(element: Any) -> Any:
+    """A dataset element (tensors, tuples, dicts of them) as NumPy."""
+    if isinstance(element, (tuple, list)):
+        return type(element)(_numpy(e) for e in element)
+    if isinstance(element, dict):
+        return {k: _numpy(v) for k, v in element.items()}
+    return element.numpy() if hasattr(element, "numpy") else element
+
+
+class Replay:
+    """Stands in the checker for a student's ``tf.data.Dataset``: each iteration replays the next recorded pass."""
+
+    def __init__(self, epochs: list[list]) -> None:
+        self.epochs, self.passes = epochs, 0
+
+    def __iter__(self):
+        epoch = self.epochs[min(self.passes, len(self.epochs) - 1)]
+        self.passes += 1
+        return iter(epoch)
+
+
+def _key(key: Any) -> Any:
+    if isinstance(key, (list, dict)) or hasattr(key, "shape"):
+        raise SandboxError("a dictionary key that is not a plain value")
+    return key
+
+
+def rng_state() -> dict:
+    """The global random states a check may rely on (Python, NumPy, torch), as plain data."""
+    import random
+
+    state = {"python": list(random.getstate()[1]), "numpy": list(np.random.get_state())}
+    if "torch" in sys.modules:
+        state["torch"] = sys.modules["torch"].random.get_rng_state().numpy()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Set what :func:`rng_state` returned, so the sandbox draws the numbers the checker would have drawn."""
+    import random
+
+    random.setstate((3, tuple(state["python"]), None))
+    np.random.set_state(tuple(state["numpy"]))
+    if "torch" in state and "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        torch.random.set_rng_state(torch.from_numpy(np.asarray(state["torch"], dtype=np.uint8)))
+
+
+def _stateful(value: Any) -> bool:
+    """A model or optimizer: the sandbox sends its state back, so that in-place updates reach the checker."""
+    return hasattr(value, "state_dict") and hasattr(value, "load_state_dict")
 
 
 def _send(stream, payload: bytes) -> None:
@@ -94,6 +165,16 @@ def _receive(stream) -> bytes:
     if len(header) < 8:
         raise EOFError("the other side closed the pipe")
     return stream.read(struct.unpack(">Q", header)[0])
+
+
+def _pickle(message: tuple) -> bytes:
+    """The checker's arguments for the sandbox: cloudpickle where available, so that a class or function the
+    instructor's setup cell defined travels by value."""
+    try:
+        import cloudpickle
+    except ImportError:
+        return pickle.dumps(message)
+    return cloudpickle.dumps(message)
 
 
 def _remote_error(kind: str, message: str) -> Exception:
@@ -132,7 +213,7 @@ def drops_to_nobody() -> bool:
 class Sandbox:
     """A sandbox process holding the student's definitions (see the module docstring)."""
 
-    def __init__(self, setup: str, definitions: str, call_timeout: float = 60.0) -> None:
+    def __init__(self, setup: str, definitions: list[str], call_timeout: float = 60.0) -> None:
         self.setup, self.definitions, self.call_timeout = setup, definitions, call_timeout
         self.proc: subprocess.Popen | None = None
         self.error = ""
@@ -178,7 +259,7 @@ class Sandbox:
                 box["error"] = e
 
         try:
-            _send(self.proc.stdin, pickle.dumps(message))
+            _send(self.proc.stdin, _pickle(message))
         except (BrokenPipeError, OSError):
             raise SandboxError(f"the sandbox died ({self._last_words()})") from None
         reader = threading.Thread(target=read, daemon=True)
@@ -201,10 +282,15 @@ class Sandbox:
         """``name(*args, **kwargs)`` in the sandbox; its value as plain data, or its exception re-raised."""
         if self.proc is None or self.proc.poll() is not None:
             self.start()
-        kind, payload = self._request(("call", name, args, kwargs), self.call_timeout)
-        if kind == "ok":
-            return decode(payload)
-        raise _remote_error(kind, str(payload))
+        kind, payload = self._request(("call", name, args, kwargs, encode(rng_state())), self.call_timeout)
+        if kind != "ok":
+            raise _remote_error(kind, str(payload))
+        value, states, rng = payload
+        for arg, state in zip(args, states, strict=False):  # models and optimizers the function updated
+            if state is not None and _stateful(arg):
+                arg.load_state_dict(decode(state))
+        set_rng_state(decode(rng))
+        return decode(value)
 
     def _last_words(self) -> str:
         try:
@@ -246,6 +332,7 @@ def _serve() -> None:
     sys.stdout = sys.stderr  # the student's prints go to the log, never into the reply pipe
     os.dup2(sys.stderr.fileno(), 1)
     namespace: dict[str, Any] = {"__name__": "__main__"}
+    failed: list[str] = []
     while True:
         try:
             message = pickle.loads(_receive(stdin))
@@ -254,15 +341,22 @@ def _serve() -> None:
         try:
             if message[0] == "setup":
                 exec(compile(message[1], "<setup>", "exec"), namespace)
-                exec(compile(message[2], "<submission>", "exec"), namespace)
+                for statement in message[2]:  # one by one: a broken statement costs only what needs it
+                    try:
+                        exec(compile(statement, "<submission>", "exec"), namespace)
+                    except Exception as e:  # noqa: BLE001 - told when a missing function is called
+                        failed.append(f"{statement.splitlines()[0][:60]!r}: {type(e).__name__}: {e}")
                 reply = ["ok", None]
             else:
-                _, name, args, kwargs = message
+                _, name, args, kwargs, rng = message
                 if not callable(namespace.get(name)):
-                    raise NameError(f"the submission defines no function {name}()")
+                    why = f" ({len(failed)} of its statements failed, e.g. {failed[0]})" if failed else ""
+                    raise NameError(f"the submission defines no function {name}(){why}")
+                set_rng_state(decode(rng))
                 value = namespace[name](*args, **kwargs)
+                states = [encode(a.state_dict()) if _stateful(a) else None for a in args]
                 try:
-                    reply = ["ok", encode(value)]
+                    reply = ["ok", [encode(value), states, encode(rng_state())]]
                 except TypeError as e:
                     reply = ["TypeError", f"{name}() returned {e}"]
         except BaseException as e:  # noqa: BLE001 - every failure is an answer

@@ -225,7 +225,7 @@ def test_submission_code_never_runs_in_the_checker():
         ]
     )
     job = grade.grading_job(solution, submission)
-    assert job["definitions"] == "import os\n\n@staticmethod\ndef double(x):\n    return 2 * x"
+    assert job["definitions"] == ["import os", "@staticmethod\ndef double(x):\n    return 2 * x"]
     assert [s["kind"] for s in job["steps"]] == ["setup", "answer", "check"]
     assert job["steps"][1]["names"] == ["double"] and job["unparsable_cells"] == 1
 
@@ -240,7 +240,7 @@ def test_sandbox_returns_plain_data_only():
     )
     with pytest.raises(TypeError):
         encode(object())
-    box = Sandbox("import numpy as np", "def f(n):\n    return np.ones(n)\ndef g():\n    return object()")
+    box = Sandbox("import numpy as np", ["def f(n):\n    return np.ones(n)", "def g():\n    return object()"])
     try:
         assert np.array_equal(box.call("f", (3,), {}), np.ones(3))
         with pytest.raises(Exception, match="returned a object"):
@@ -279,3 +279,14 @@ def test_grader_knows_every_check_of_the_course(path):
     )
     names = grade.check_names(nb)
     assert len(names) == calls > 0, f"{path.name}: {calls} check calls but names {list(names)}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", COURSE_WITH_EXERCISES, ids=lambda p: p.name[:2])
+def test_solution_notebook_passes_its_own_grading(path):
+    """The grader's proxies handle every real exercise: the solution, graded as a submission, passes all."""
+    run = grade.run_checks(path, path, timeout=600)
+    assert not run.aborted, run.aborted
+    failed = {c["name"]: c["message"] for c in run.checks if not c["passed"]}
+    assert not failed, failed
+    assert {c["name"] for c in run.checks} == set(grade.check_names(nbformat.read(path, as_version=4)))
