@@ -36,7 +36,9 @@ def execute(path: Path, timeout: int) -> tuple[str, float, str]:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
     t0 = time.perf_counter()
     status, error = "ok", ""
     try:
@@ -55,7 +57,9 @@ def execute(path: Path, timeout: int) -> tuple[str, float, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m course_tools.run_course", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m course_tools.run_course", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 00 03")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
     args = ap.parse_args(argv)

@@ -61,7 +61,11 @@ def _split_imports(source: str) -> tuple[list[str], str]:
 def _ruff(text: str, *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "ruff", *args, "--stdin-filename", str(PACKAGE / "saved.py"), "-"],
-        input=text, capture_output=True, text=True, cwd=ROOT, check=False,
+        input=text,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
     )
     if done.returncode not in (0, 1) or not done.stdout:
         raise RuntimeError(f"ruff {' '.join(args)} failed: {done.stderr}")
@@ -86,7 +90,9 @@ def render(module: str, cells: list[tuple[str, str]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m course_tools.save_cells", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m course_tools.save_cells", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--check", action="store_true", help="only compare; exit 1 when a module differs")
     ap.add_argument("modules", nargs="*", help="only these modules (default: all)")
     args = ap.parse_args(argv)

@@ -101,7 +101,14 @@ def _choose_sources(source: str, root: Path) -> list[Page]:
         )
         chosen = built if use_build else nb_path
         nb = nbformat.read(chosen, as_version=4)
-        pages.append(Page(nb_path.name, notebook_title(nb, nb_path.stem), chosen, "make course" if use_build else "committed"))
+        pages.append(
+            Page(
+                nb_path.name,
+                notebook_title(nb, nb_path.stem),
+                chosen,
+                "make course" if use_build else "committed",
+            )
+        )
     return pages
 
 
@@ -124,7 +131,7 @@ class _Linker:
                 self.broken.append(f"{page}: {url}")
                 return m.group(0)
             frag = f"#{parts.fragment}" if parts.fragment else ""
-            return f'{m.group("attr")}={m.group("q")}{html.escape(new + frag, quote=True)}{m.group("q")}'
+            return f"{m.group('attr')}={m.group('q')}{html.escape(new + frag, quote=True)}{m.group('q')}"
 
         return _LINK_ATTR.sub(fix, page_html)
 
@@ -151,7 +158,9 @@ class _Linker:
 
 def _nav(pages: list[Page], docs: list[str], current: str | None) -> str:
     links = ['<a href="index.html">Contents</a>']
-    links += [f'<a href="{Path(d).with_suffix(".html").name}">{html.escape(Path(d).stem.title())}</a>' for d in docs]
+    links += [
+        f'<a href="{Path(d).with_suffix(".html").name}">{html.escape(Path(d).stem.title())}</a>' for d in docs
+    ]
     if current is not None:
         names = [p.html_name for p in pages]
         i = names.index(current)
@@ -211,7 +220,11 @@ def _course_times(root: Path) -> dict[str, float]:
     if not times_file.is_file():
         return {}
     try:
-        return {r["notebook"]: float(r["seconds"]) for r in json.loads(times_file.read_text()) if r.get("status") == "ok"}
+        return {
+            r["notebook"]: float(r["seconds"])
+            for r in json.loads(times_file.read_text())
+            if r.get("status") == "ok"
+        }
     except (ValueError, KeyError, TypeError):
         return {}
 
@@ -253,9 +266,13 @@ def build_site(out: Path = ROOT / "build" / "site", source: str = "auto", root: 
         (out / page.html_name).write_text(body, encoding="utf-8")
     for d in docs:
         text = (root / d).read_text(encoding="utf-8")
-        title = notebook_title(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)]), Path(d).stem)
+        title = notebook_title(
+            nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)]), Path(d).stem
+        )
         page_html = _standalone(title, _render_markdown(text), _nav(pages, docs, None))
-        (out / Path(d).with_suffix(".html").name).write_text(linker.rewrite(page_html, root, d), encoding="utf-8")
+        (out / Path(d).with_suffix(".html").name).write_text(
+            linker.rewrite(page_html, root, d), encoding="utf-8"
+        )
     (out / "index.html").write_text(_index(pages, docs, times), encoding="utf-8")
     return {"pages": pages, "docs": docs, "broken": linker.broken, "seconds": time.perf_counter() - t0}
 
@@ -264,11 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m course_tools.site", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=ROOT / "build" / "site")
     ap.add_argument(
-        "--source", choices=("auto", "build", "notebooks"), default="auto",
+        "--source",
+        choices=("auto", "build", "notebooks"),
+        default="auto",
         help="auto: build/notebooks/ copies newer than the notebook, else notebooks/ (default)",
     )
     ap.add_argument(
-        "--course-map", action="store_true",
+        "--course-map",
+        action="store_true",
         help="only print a Markdown table (notebook, title, CPU s from build/course_times.json) for the README",
     )
     args = ap.parse_args(argv)
@@ -286,8 +306,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{d:<{width}}  document")
     for b in result["broken"]:
         print(f"warning: broken link {b}", file=sys.stderr)
-    print(f"\nsite: {os.path.relpath(args.out / 'index.html')}  ({len(result['pages'])} notebooks, "
-          f"{len(result['docs'])} documents, built in {result['seconds']:.1f} s)")
+    print(
+        f"\nsite: {os.path.relpath(args.out / 'index.html')}  ({len(result['pages'])} notebooks, "
+        f"{len(result['docs'])} documents, built in {result['seconds']:.1f} s)"
+    )
     return 0
 
 

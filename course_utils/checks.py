@@ -45,7 +45,12 @@ RESULTS: list[CheckResult] = []
 
 def _record(result: CheckResult) -> CheckResult:
     RESULTS.append(result)
-    print(("PASS " if result.passed else "FAIL ") + result.name + (": " if result.message else "") + result.message)
+    print(
+        ("PASS " if result.passed else "FAIL ")
+        + result.name
+        + (": " if result.message else "")
+        + result.message
+    )
     log = os.environ.get("COURSE_CHECKS_LOG")
     if log:
         with open(log, "a", encoding="utf-8") as f:

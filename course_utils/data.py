@@ -69,9 +69,13 @@ class IdxFormatError(ValueError):
 def _parse_header(path: Path, head: bytes, what: str = "file") -> tuple[np.dtype, tuple[int, ...], int]:
     """Validate the IDX header at the start of ``head``; return (big-endian dtype, shape, header length)."""
     if len(head) == 0:
-        raise IdxFormatError(f"{path}: {what} is empty (0 bytes); an IDX file starts with a 4-byte magic number")
+        raise IdxFormatError(
+            f"{path}: {what} is empty (0 bytes); an IDX file starts with a 4-byte magic number"
+        )
     if len(head) < 4:
-        raise IdxFormatError(f"{path}: {what} has only {len(head)} bytes, shorter than the 4-byte IDX magic number")
+        raise IdxFormatError(
+            f"{path}: {what} has only {len(head)} bytes, shorter than the 4-byte IDX magic number"
+        )
     if head[0] != 0 or head[1] != 0:
         raise IdxFormatError(
             f"{path}: bad magic number 0x{bytes(head[:4]).hex()} - an IDX file starts with two zero bytes "
@@ -92,7 +96,9 @@ def _parse_header(path: Path, head: bytes, what: str = "file") -> tuple[np.dtype
     return IDX_DTYPES[code], shape, header_len
 
 
-def _size_error(path: Path, dtype: np.dtype, shape: tuple[int, ...], expected: int, got: int) -> IdxFormatError:
+def _size_error(
+    path: Path, dtype: np.dtype, shape: tuple[int, ...], expected: int, got: int
+) -> IdxFormatError:
     if got < expected:
         return IdxFormatError(
             f"{path}: truncated - header says shape {shape} of {dtype.name} = {expected:,} payload bytes, "
@@ -148,7 +154,9 @@ def _inflate(path: Path, src: memoryview) -> Iterator[bytes]:
                 else:
                     data = b""
     except zlib.error as e:
-        raise IdxFormatError(f"{path}: gzip stream is corrupt ({e}); delete the file and fetch it again") from None
+        raise IdxFormatError(
+            f"{path}: gzip stream is corrupt ({e}); delete the file and fetch it again"
+        ) from None
     if d is not None:
         raise IdxFormatError(
             f"{path}: gzip stream is truncated (the file ends before the end-of-stream marker); "
@@ -202,7 +210,9 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such IDX file")
     if path.stat().st_size == 0:
-        raise IdxFormatError(f"{path}: file is empty (0 bytes); an IDX file starts with a 4-byte magic number")
+        raise IdxFormatError(
+            f"{path}: file is empty (0 bytes); an IDX file starts with a 4-byte magic number"
+        )
     with open(path, "rb") as f:
         try:
             m: mmap.mmap | bytes = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
@@ -332,7 +342,9 @@ def load_mnist(root: str | os.PathLike | None = None, split: str = "train") -> t
         raise FileNotFoundError(f"MNIST folder {root} lacks {', '.join(missing)}: {how}")
     images, labels = read_idx(img_path), read_idx(lbl_path)
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise IdxFormatError(f"{img_path}: expected uint8 images [N,28,28], got {images.dtype} {images.shape}")
+        raise IdxFormatError(
+            f"{img_path}: expected uint8 images [N,28,28], got {images.dtype} {images.shape}"
+        )
     if labels.dtype != np.uint8 or labels.ndim != 1:
         raise IdxFormatError(f"{lbl_path}: expected uint8 labels [N], got {labels.dtype} {labels.shape}")
     if len(images) != len(labels):

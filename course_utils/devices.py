@@ -79,7 +79,9 @@ def device_plan(
         for r in range(world_size):
             node, local = divmod(r, per_node)
             visible = ",".join(str(node * per_node + i) for i in range(per_node)) if nodes > 1 else None
-            plan.append(RankDevice(r, "nccl", f"cuda:{local if nodes > 1 else r}", visible, "one GPU per rank"))
+            plan.append(
+                RankDevice(r, "nccl", f"cuda:{local if nodes > 1 else r}", visible, "one GPU per rank")
+            )
         return plan
     if mode == "cuda":
         why = f"{world_size} ranks share {gpus} GPU(s) over gloo (NCCL needs one GPU per rank)"
@@ -136,7 +138,11 @@ class Inventory:
 
     def summary(self) -> str:
         """One line: cores, GPUs and library versions."""
-        gpus = f"{len(self.cuda_gpus)} CUDA GPU(s): {', '.join(self.cuda_gpus)}" if self.cuda_gpus else "no CUDA GPU"
+        gpus = (
+            f"{len(self.cuda_gpus)} CUDA GPU(s): {', '.join(self.cuda_gpus)}"
+            if self.cuda_gpus
+            else "no CUDA GPU"
+        )
         parts = [f"{self.cpu_cores} CPU cores", gpus]
         if self.mps:
             parts.append("Apple MPS")
@@ -195,7 +201,9 @@ def pick_torch_device(prefer: str | None = None):
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError(f"device {prefer!r} requested but PyTorch sees no CUDA GPU on this machine")
         if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise RuntimeError(f"device {prefer!r} requested but only {torch.cuda.device_count()} GPU(s) exist")
+            raise RuntimeError(
+                f"device {prefer!r} requested but only {torch.cuda.device_count()} GPU(s) exist"
+            )
         if dev.type == "mps" and not torch.backends.mps.is_available():
             raise RuntimeError(f"device {prefer!r} requested but MPS is not available")
         return dev

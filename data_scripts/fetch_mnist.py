@@ -281,8 +281,12 @@ def fetch_full(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m data_scripts.fetch_mnist", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--full", action="store_true", help="download the full 70,000-image MNIST (needs internet)")
+    ap = argparse.ArgumentParser(
+        prog="python -m data_scripts.fetch_mnist", description=__doc__.split("\n\n")[0]
+    )
+    ap.add_argument(
+        "--full", action="store_true", help="download the full 70,000-image MNIST (needs internet)"
+    )
     ap.add_argument("--out", type=Path, default=None, help=f"output folder (default: {default_data_dir()})")
     args = ap.parse_args(argv)
     out = args.out or default_data_dir()
@@ -296,11 +300,15 @@ def main(argv: list[str] | None = None) -> int:
             if have == want:
                 print(f"MNIST ({want}) already present in {out} and verified: nothing to do")
             else:
-                print(f"the full MNIST is present in {out} and verified: keeping it "
-                      "(delete the folder and re-run to go back to the offline subset)")
+                print(
+                    f"the full MNIST is present in {out} and verified: keeping it "
+                    "(delete the folder and re-run to go back to the offline subset)"
+                )
             return 0
-        print(f"MNIST ({have}) in {out} failed verification, rewriting it as the {want} set:\n  - "
-              + "\n  - ".join(problems))
+        print(
+            f"MNIST ({have}) in {out} failed verification, rewriting it as the {want} set:\n  - "
+            + "\n  - ".join(problems)
+        )
     try:
         if args.full:
             print(f"downloading the full MNIST into {out} (mirrors tried in turn, SHA-256 checked)")
@@ -317,7 +325,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     problems = verify(out)
     if problems:
-        print(f"error: {out} failed verification after writing:\n  - " + "\n  - ".join(problems), file=sys.stderr)
+        print(
+            f"error: {out} failed verification after writing:\n  - " + "\n  - ".join(problems),
+            file=sys.stderr,
+        )
         return 1
     print(message)
     return 0

@@ -132,11 +132,17 @@ def write_shards(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m data_scripts.shard_mnist", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m data_scripts.shard_mnist", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--nodes", type=int, required=True, help="number of machines (N >= 1)")
-    ap.add_argument("--devices-per-node", type=int, required=True, help="devices (GPUs or processes) per node")
+    ap.add_argument(
+        "--devices-per-node", type=int, required=True, help="devices (GPUs or processes) per node"
+    )
     ap.add_argument("--src", type=Path, default=None, help=f"MNIST folder (default: {default_data_dir()})")
-    ap.add_argument("--out", type=Path, default=None, help="output folder (default: data/shards beside --src)")
+    ap.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: data/shards beside --src)"
+    )
     ap.add_argument("--seed", type=int, default=0, help="shuffle seed (default 0)")
     args = ap.parse_args(argv)
     src = args.src or default_data_dir()

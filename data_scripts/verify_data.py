@@ -182,7 +182,9 @@ def verify(folder: str | Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m data_scripts.verify_data", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m data_scripts.verify_data", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("folder", nargs="?", type=Path, default=None, help=f"default: {default_data_dir()}")
     args = ap.parse_args(argv)
     folder = args.folder or default_data_dir()

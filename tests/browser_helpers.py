@@ -38,7 +38,11 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
 ]
 #: JupyterLab's "would you like to receive news?" toast would cover the notebook.
-NOTIFICATION_SETTINGS = ("@jupyterlab/apputils-extension", "notification", {"fetchNews": "false", "checkForUpdates": False})
+NOTIFICATION_SETTINGS = (
+    "@jupyterlab/apputils-extension",
+    "notification",
+    {"fetchNews": "false", "checkForUpdates": False},
+)
 
 
 def chromium_missing_reason() -> str | None:
@@ -107,7 +111,9 @@ def jupyter_lab(root: Path, tmp: Path, start_timeout: float = 90.0) -> Iterator[
         TF_CPP_MIN_LOG_LEVEL="2",
     )
     cmd = [
-        sys.executable, "-m", "jupyterlab",
+        sys.executable,
+        "-m",
+        "jupyterlab",
         "--no-browser",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
@@ -121,7 +127,9 @@ def jupyter_lab(root: Path, tmp: Path, start_timeout: float = 90.0) -> Iterator[
     log = tmp / "jupyterlab.log"
     server = LabServer(f"http://127.0.0.1:{port}", token, root, log)
     with open(log, "wb") as logf:
-        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=root, env=env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         _wait_for_status(server, proc, start_timeout)
         yield server
@@ -142,7 +150,9 @@ def _wait_for_status(server: LabServer, proc: subprocess.Popen, timeout: float) 
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
             pass
         if time.monotonic() > deadline:
-            raise TimeoutError(f"jupyter lab did not answer {server.url}/api/status in {timeout:.0f} s:\n{server.log_tail()}")
+            raise TimeoutError(
+                f"jupyter lab did not answer {server.url}/api/status in {timeout:.0f} s:\n{server.log_tail()}"
+            )
         time.sleep(0.3)
 
 
@@ -167,9 +177,16 @@ def launch_chromium(home: Path) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache")}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+    }
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env=env, timeout=60_000)
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env=env, timeout=60_000
+        )
         try:
             yield browser
         finally:
@@ -196,7 +213,9 @@ def wait_kernel_idle(page, server: LabServer, name: str, attempts: int = 2, time
         except Exception:
             if attempt == attempts - 1:
                 text = status.inner_text(timeout=5_000) if status.count() else "(no status bar)"
-                raise TimeoutError(f"kernel never became idle; status bar: {text!r}\n{server.log_tail()}") from None
+                raise TimeoutError(
+                    f"kernel never became idle; status bar: {text!r}\n{server.log_tail()}"
+                ) from None
             open_notebook(page, server, name)
 
 
@@ -204,4 +223,3 @@ def run_all(page, timeout_ms: int = 30_000) -> None:
     """Run > Run All Cells through the menu (the command has no default shortcut)."""
     page.locator(".lm-MenuBar-item", has_text="Run").first.click(timeout=timeout_ms)
     page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click(timeout=timeout_ms)
-

@@ -40,7 +40,11 @@ pytestmark = [
 
 
 def _kernelspec(nb) -> None:
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
 
 
 def explorer_notebook(dest: Path) -> tuple[Path, str]:
@@ -60,15 +64,20 @@ def explorer_notebook(dest: Path) -> tuple[Path, str]:
             path = dest / NB01.name
             nbformat.write(trimmed, path)
             return path, f"{NB01.relative_to(ROOT)} (setup cell + explorer cell)"
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# 01 · CNN from scratch (fixture)\n\nThe convolution explorer."),
-        nbformat.v4.new_code_cell("from course_utils.explorer import explore_conv"),
-        nbformat.v4.new_code_cell("explore_conv();"),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# 01 · CNN from scratch (fixture)\n\nThe convolution explorer."),
+            nbformat.v4.new_code_cell("from course_utils.explorer import explore_conv"),
+            nbformat.v4.new_code_cell("explore_conv();"),
+        ]
+    )
     _kernelspec(nb)
     path = dest / NB01.name
     nbformat.write(nb, path)
-    return path, "fixture notebook calling course_utils.explorer.explore_conv (notebook 01 has no explorer yet)"
+    return (
+        path,
+        "fixture notebook calling course_utils.explorer.explore_conv (notebook 01 has no explorer yet)",
+    )
 
 
 def test_widget_explorer_reacts_to_the_slider(tmp_path):
@@ -105,7 +114,8 @@ def test_widget_explorer_reacts_to_the_slider(tmp_path):
             expect(label).not_to_have_text("", timeout=60_000)
             page.wait_for_function(
                 "el => el.querySelector('img, pre, .jp-OutputArea-output') !== null",
-                arg=output.element_handle(), timeout=60_000,
+                arg=output.element_handle(),
+                timeout=60_000,
             )
             mark("explorer rendered")
             before = {
@@ -121,20 +131,31 @@ def test_widget_explorer_reacts_to_the_slider(tmp_path):
             expect(label).not_to_have_text(before["label"], timeout=60_000)
             page.wait_for_function(
                 "([el, old]) => el.innerHTML !== old && el.querySelector('img, pre, .jp-OutputArea-output') !== null",
-                arg=[output.element_handle(), before["output"]], timeout=60_000,
+                arg=[output.element_handle(), before["output"]],
+                timeout=60_000,
             )
             mark("output changed")
             after = {"value": handle.get_attribute("aria-valuenow"), "label": label.inner_text()}
-            print(f"slider {before['value']} -> {after['value']}; label {before['label']!r} -> {after['label']!r}")
+            print(
+                f"slider {before['value']} -> {after['value']}; label {before['label']!r} -> {after['label']!r}"
+            )
             assert float(after["value"]) == float(before["value"]) + 1
             img = output.locator("img")
             if img.count():  # the redrawn figure has loaded
-                page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=img.first.element_handle())
-            cell.locator(".widget-vbox", has=page.locator(".widget-slider")).first.screenshot(path=str(SCREENSHOTS / "widget_explorer.png"))
+                page.wait_for_function(
+                    "el => el.complete && el.naturalWidth > 0", arg=img.first.element_handle()
+                )
+            cell.locator(".widget-vbox", has=page.locator(".widget-slider")).first.screenshot(
+                path=str(SCREENSHOTS / "widget_explorer.png")
+            )
             page.screenshot(path=str(SCREENSHOTS / "jupyterlab_widget_explorer_page.png"))
         except Exception:
             page.screenshot(path=str(SCREENSHOTS / "browser_test_failure.png"))
-            print(f"failure screenshot: {SCREENSHOTS / 'browser_test_failure.png'}\nserver log:\n{server.log_tail()}")
+            print(
+                f"failure screenshot: {SCREENSHOTS / 'browser_test_failure.png'}\nserver log:\n{server.log_tail()}"
+            )
             raise
     print(f"seconds since start: {phases}")
-    print(f"browser test took {time.monotonic() - t0:.1f} s; screenshot {SCREENSHOTS / 'widget_explorer.png'}")
+    print(
+        f"browser test took {time.monotonic() - t0:.1f} s; screenshot {SCREENSHOTS / 'widget_explorer.png'}"
+    )

@@ -189,7 +189,9 @@ def test_dimensions_not_matching_payload(mnist_like: Path):
 
 def test_dimensions_too_large_for_a_gzip_file(tmp_path: Path):
     path = tmp_path / "huge.gz"  # header claims 4e9 x 28 x 28 images: rejected before any allocation
-    path.write_bytes(gzip.compress(bytes([0, 0, 8, 3]) + struct.pack(">3I", 4_000_000_000, 28, 28) + b"\0" * 50))
+    path.write_bytes(
+        gzip.compress(bytes([0, 0, 8, 3]) + struct.pack(">3I", 4_000_000_000, 28, 28) + b"\0" * 50)
+    )
     _expect_error(path, "more than a")
 
 

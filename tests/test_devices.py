@@ -23,7 +23,9 @@ def test_inventory_sees_cpus_and_torch():
 
 def test_pick_torch_device_default_and_override(monkeypatch):
     monkeypatch.delenv("COURSE_DEVICE", raising=False)
-    expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    expected = (
+        "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    )
     assert devices.pick_torch_device().type == expected
     assert devices.pick_torch_device("cpu") == torch.device("cpu")
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
@@ -47,7 +49,10 @@ def test_seed_everything_repeats():
 
 def _run_tf(code: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
 
@@ -119,8 +124,13 @@ def test_device_plan_gives_simulated_nodes_their_own_gpus():
 
 @pytest.mark.parametrize(
     "args,error",
-    [((0, 1), ValueError), ((2, 1, 0), ValueError), ((3, 4, 2), ValueError), ((2, 1, 1, "tpu"), ValueError),
-     ((2, 0, 1, "cuda"), RuntimeError)],
+    [
+        ((0, 1), ValueError),
+        ((2, 1, 0), ValueError),
+        ((3, 4, 2), ValueError),
+        ((2, 1, 1, "tpu"), ValueError),
+        ((2, 0, 1, "cuda"), RuntimeError),
+    ],
 )
 def test_device_plan_refuses_bad_input(args, error):
     with pytest.raises(error):

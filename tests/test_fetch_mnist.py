@@ -117,7 +117,9 @@ def mirrors() -> Iterator:
 
 
 def _listing(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()} if folder.exists() else {}
+    return (
+        {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()} if folder.exists() else {}
+    )
 
 
 def _no_partial_files(folder: Path) -> None:
@@ -189,7 +191,9 @@ def test_all_mirrors_failing_names_what_each_did(tmp_path, fake_full, mirrors):
     files, sha = fake_full
     dead, bad, missing = _dead_url(), mirrors(files, "wrong"), mirrors(files, "404")
     with pytest.raises(FetchError) as info:
-        fetch_full(tmp_path, mirrors=[dead, bad.url, missing.url], expected=sha, timeout=5, log=lambda s: None)
+        fetch_full(
+            tmp_path, mirrors=[dead, bad.url, missing.url], expected=sha, timeout=5, log=lambda s: None
+        )
     message = str(info.value)
     assert f"{dead}{NAMES[0]}: cannot connect" in message
     assert f"{bad.url}{NAMES[0]}: SHA-256 mismatch" in message

@@ -113,7 +113,9 @@ def test_write_shards_errors(small_mnist: Path, tmp_path: Path):
 
 
 def test_cli_prints_the_mapping(small_mnist: Path, tmp_path: Path, capsys):
-    code = main(["--nodes", "2", "--devices-per-node", "2", "--src", str(small_mnist), "--out", str(tmp_path / "s")])
+    code = main(
+        ["--nodes", "2", "--devices-per-node", "2", "--src", str(small_mnist), "--out", str(tmp_path / "s")]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "2 node(s) x 2 device(s) = 4 shards" in out
@@ -125,5 +127,7 @@ def test_cli_prints_the_mapping(small_mnist: Path, tmp_path: Path, capsys):
 
 def test_cli_help_runs_as_module_and_as_script():
     for cmd in (["-m", "data_scripts.shard_mnist"], [str(ROOT / "data_scripts" / "shard_mnist.py")]):
-        res = subprocess.run([sys.executable, *cmd, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        res = subprocess.run(
+            [sys.executable, *cmd, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
         assert res.returncode == 0 and "--devices-per-node" in res.stdout

@@ -34,10 +34,14 @@ def index_entries(out: Path) -> list[tuple[str, str]]:
 
 
 def _notebook(path: Path, title: str, extra_md: str = "") -> None:
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell(f"# {title}\n\nIntro. {extra_md}"),
-        nbformat.v4.new_code_cell("print(1 + 1)", outputs=[nbformat.v4.new_output("stream", text="2\n")], execution_count=1),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(f"# {title}\n\nIntro. {extra_md}"),
+            nbformat.v4.new_code_cell(
+                "print(1 + 1)", outputs=[nbformat.v4.new_output("stream", text="2\n")], execution_count=1
+            ),
+        ]
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
 
@@ -47,7 +51,8 @@ def fixture_repo(tmp_path) -> Path:
     root = tmp_path / "repo"
     _notebook(root / "notebooks" / "01_second.ipynb", "01 · Second", "Back to [the first](00_first.ipynb).")
     _notebook(
-        root / "notebooks" / "00_first.ipynb", "00 · First",
+        root / "notebooks" / "00_first.ipynb",
+        "00 · First",
         "Next: [second](01_second.ipynb#Intro), [readme](../README.md), ![fig](img/fig.png), "
         "[helper](../course_utils/helper.py)",
     )
@@ -76,17 +81,28 @@ def test_fixture_site_pages_index_and_links(fixture_repo):
     assert 'href="00_first.html"' in (out / "README.html").read_text()  # README's table links the page
     assert "<table>" in (out / "README.html").read_text()
     # GLOSSARY.md does not exist and 99_nowhere.ipynb neither: reported, and left as dead links
-    assert sorted(result["broken"]) == ["INSTRUCTORS.md: notebooks/99_nowhere.ipynb", "README.md: GLOSSARY.md#terms"]
-    assert sorted(dead_links(out)) == ["INSTRUCTORS.html -> notebooks/99_nowhere.ipynb", "README.html -> GLOSSARY.md#terms"]
+    assert sorted(result["broken"]) == [
+        "INSTRUCTORS.md: notebooks/99_nowhere.ipynb",
+        "README.md: GLOSSARY.md#terms",
+    ]
+    assert sorted(dead_links(out)) == [
+        "INSTRUCTORS.html -> notebooks/99_nowhere.ipynb",
+        "README.html -> GLOSSARY.md#terms",
+    ]
 
 
 def test_executed_copy_preferred_when_newer(fixture_repo):
     built = fixture_repo / "build" / "notebooks" / "00_first.ipynb"
     _notebook(built, "00 · First (executed)")
     pages = {p.name: p for p in site.build_site(fixture_repo / "build" / "site", root=fixture_repo)["pages"]}
-    assert pages["00_first.ipynb"].executed_by == "make course" and pages["00_first.ipynb"].title == "00 · First (executed)"
+    assert (
+        pages["00_first.ipynb"].executed_by == "make course"
+        and pages["00_first.ipynb"].title == "00 · First (executed)"
+    )
     assert pages["01_second.ipynb"].executed_by == "committed"
-    only_committed = site.build_site(fixture_repo / "build" / "site2", source="notebooks", root=fixture_repo)["pages"]
+    only_committed = site.build_site(fixture_repo / "build" / "site2", source="notebooks", root=fixture_repo)[
+        "pages"
+    ]
     assert all(p.executed_by == "committed" for p in only_committed)
 
 
@@ -96,7 +112,10 @@ def test_course_site(tmp_path):
     """The real course: every notebook has a page, the index follows the syllabus, no link is dead."""
     out = tmp_path / "site"
     result = site.build_site(out)
-    expected = [(p.with_suffix(".html").name, site.notebook_title(nbformat.read(p, as_version=4), p.stem)) for p in COURSE_NOTEBOOKS]
+    expected = [
+        (p.with_suffix(".html").name, site.notebook_title(nbformat.read(p, as_version=4), p.stem))
+        for p in COURSE_NOTEBOOKS
+    ]
     assert index_entries(out) == [(name, html.escape(title)) for name, title in expected]
     for name, _ in expected:
         assert (out / name).stat().st_size > 1000, name
@@ -112,7 +131,10 @@ def test_course_map_for_the_readme(fixture_repo):
         ' {"notebook": "01_second.ipynb", "status": "FAILED", "seconds": 3.0, "error": "boom"}]'
     )
     table = site.course_map(fixture_repo).splitlines()
-    assert table[2:] == ["| 00 | [First](notebooks/00_first.ipynb) | 12 |", "| 01 | [Second](notebooks/01_second.ipynb) | not run (or failed) |"]
+    assert table[2:] == [
+        "| 00 | [First](notebooks/00_first.ipynb) | 12 |",
+        "| 01 | [Second](notebooks/01_second.ipynb) | not run (or failed) |",
+    ]
     out = fixture_repo / "build" / "site"
     site.build_site(out, root=fixture_repo)
     assert "<td>12</td>" in (out / "index.html").read_text()

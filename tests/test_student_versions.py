@@ -25,7 +25,11 @@ def _solution_regions(nb) -> list[str]:
 def _exercise_cells(nb) -> list:
     """Cells from the '## Exercises' heading to the next level-2 heading (the exercises run on their own)."""
     start = next(
-        (i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.lstrip().startswith("## Exercises")),
+        (
+            i
+            for i, c in enumerate(nb.cells)
+            if c.cell_type == "markdown" and c.source.lstrip().startswith("## Exercises")
+        ),
         None,
     )
     assert start is not None, "a notebook with exercises needs a '## Exercises' section"
@@ -60,9 +64,15 @@ def test_student_version_blanks_solutions_and_checks_fail(src, tmp_path):
     )
     cells = _exercise_cells(student_nb)
     run_nb = nbformat.v4.new_notebook(cells=cells, metadata=student_nb.metadata)
-    NotebookClient(run_nb, timeout=300, allow_errors=True, resources={"metadata": {"path": str(src.parent)}}).execute()
+    NotebookClient(
+        run_nb, timeout=300, allow_errors=True, resources={"metadata": {"path": str(src.parent)}}
+    ).execute()
     printed = "\n".join(
-        o.get("text", "") for c in run_nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("name") == "stdout"
+        o.get("text", "")
+        for c in run_nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("name") == "stdout"
     )
     fails = re.findall(r"^FAIL ", printed, re.M)
     passes = re.findall(r"^PASS ", printed, re.M)

@@ -94,7 +94,9 @@ def test_checksum_mismatch(subset: Path):
 def test_wrong_magic_labels_written_as_images(subset: Path):
     write_idx(subset / TEST_LBL, np.zeros((1000, 28, 28), np.uint8))
     problem = _only_problem(subset)
-    assert str(subset / TEST_LBL) in problem and "wrong magic number 0x00000803" in problem and "2049" in problem
+    assert (
+        str(subset / TEST_LBL) in problem and "wrong magic number 0x00000803" in problem and "2049" in problem
+    )
 
 
 def test_wrong_dtype_is_a_wrong_magic(subset: Path):
@@ -165,5 +167,7 @@ def test_known_sets_cover_every_file():
 
 def test_cli_as_module_and_as_script(subset: Path):
     for cmd in (["-m", "data_scripts.verify_data"], [str(ROOT / "data_scripts" / "verify_data.py")]):
-        res = subprocess.run([sys.executable, *cmd, str(subset)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        res = subprocess.run(
+            [sys.executable, *cmd, str(subset)], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
         assert res.returncode == 0 and "OK" in res.stdout, res.stdout + res.stderr
