@@ -1,13 +1,8 @@
-"""Timing done right: warm-up, repeats, medians and spread, throughput, latency percentiles, scaling.
+"""Timing done right: warm-up, repeats, medians and spread, throughput, latency percentiles.
 
 Taught in notebook 11, used wherever the course states a speed. A timing is never a pass/fail test:
-notebooks print these numbers (beside :func:`machine_label`) and tests only check the arithmetic.
-
-Scaling vocabulary (notebook 11): with ``T(1)`` the time on one worker and ``T(n)`` on ``n``,
-``speedup = T(1) / T(n)`` and ``efficiency = speedup / n``. Amdahl's law models
-``T(n) = T_serial + T_parallel / n``; :func:`amdahl_fit` estimates both parts from measured points by
-least squares, and the *serial fraction* ``s = T_serial / (T_serial + T_parallel)`` bounds the speedup
-by ``1 / s`` however many workers are added.
+notebooks print these numbers (beside :func:`machine_label`) and tests only check the arithmetic. The
+scaling analysis (speedup, efficiency, Amdahl's law) is written in notebook 11's own cells.
 """
 
 from __future__ import annotations
@@ -19,17 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-__all__ = [
-    "Timing",
-    "time_it",
-    "machine_label",
-    "percentile",
-    "speedup",
-    "scaling_efficiency",
-    "AmdahlFit",
-    "amdahl_fit",
-    "amdahl_speedup",
-]
+__all__ = ["Timing", "time_it", "machine_label", "percentile"]
 
 
 @dataclass(frozen=True)
@@ -157,73 +142,3 @@ def percentile(values: Sequence[float], q: float) -> float:
     lo = math.floor(pos)
     hi = min(lo + 1, len(xs) - 1)
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-
-
-def speedup(t1: float, tn: float) -> float:
-    """How many times faster ``n`` workers are than one: ``T(1) / T(n)`` (notebook 11)."""
-    if t1 <= 0 or tn <= 0:
-        raise ValueError("times must be positive")
-    return t1 / tn
-
-
-def scaling_efficiency(t1: float, tn: float, n: int) -> float:
-    """Strong-scaling efficiency ``T(1) / (n T(n))``: 1.0 is perfect, 0.5 means half the workers idle."""
-    if n < 1:
-        raise ValueError("n must be >= 1")
-    return speedup(t1, tn) / n
-
-
-def amdahl_speedup(n: float, serial_fraction: float) -> float:
-    """Amdahl's law: the speedup on ``n`` workers when a fraction ``s`` of one worker's time is serial."""
-    return 1.0 / (serial_fraction + (1.0 - serial_fraction) / n)
-
-
-@dataclass(frozen=True)
-class AmdahlFit:
-    """``T(n) ≈ t_serial + t_parallel / n`` fitted to measured points (see :func:`amdahl_fit`)."""
-
-    t_serial: float
-    t_parallel: float
-    rms_residual: float
-
-    @property
-    def serial_fraction(self) -> float:
-        """``s = t_serial / (t_serial + t_parallel)``. Outside [0, 1] the model does not fit the data:
-        ``s > 1`` means adding workers made things *slower* (overheads grow with n, e.g. too few cores)."""
-        total = self.t_serial + self.t_parallel
-        return self.t_serial / total if total != 0 else float("nan")
-
-    @property
-    def max_speedup(self) -> float:
-        """The limit of the speedup for infinitely many workers, ``1 / s`` (inf when s <= 0)."""
-        s = self.serial_fraction
-        return 1.0 / s if s > 0 else float("inf")
-
-    def time(self, n: float) -> float:
-        """Predicted time on ``n`` workers."""
-        return self.t_serial + self.t_parallel / n
-
-    def speedup(self, n: float) -> float:
-        """Predicted speedup on ``n`` workers relative to the fitted ``T(1)``."""
-        return self.time(1) / self.time(n)
-
-
-def amdahl_fit(workers: Sequence[float], times: Sequence[float]) -> AmdahlFit:
-    """Fit Amdahl's law ``T(n) = t_serial + t_parallel / n`` to measured ``(n, T(n))`` by least squares.
-
-    The model is linear in ``x = 1/n``, so this is an ordinary straight-line fit of ``T`` against ``1/n``
-    (intercept ``t_serial``, slope ``t_parallel``). Needs at least two distinct worker counts.
-    Taught in notebook 11.
-    """
-    if len(workers) != len(times):
-        raise ValueError("workers and times must have the same length")
-    xs = [1.0 / n for n in workers]
-    if len(set(xs)) < 2:
-        raise ValueError("need measurements at two or more distinct worker counts")
-    mx, my = statistics.fmean(xs), statistics.fmean(times)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, times, strict=True))
-    slope = sxy / sxx
-    intercept = my - slope * mx
-    rms = math.sqrt(statistics.fmean((intercept + slope * x - y) ** 2 for x, y in zip(xs, times, strict=True)))
-    return AmdahlFit(t_serial=intercept, t_parallel=slope, rms_residual=rms)

@@ -1,21 +1,27 @@
-"""course_utils.gpu_tuning: the FLOP count, the knobs' plumbing on the CPU, failure rows (no GPU needed)."""
+"""benchmarks/gpu_inference.py (notebook 11's GPU sweep): the knobs' plumbing on the CPU, failure rows, the FLOP
+count (no GPU needed; the speeds themselves are never tested)."""
 
 from __future__ import annotations
+
+import runpy
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
-from course_utils import gpu_tuning as G
 from course_utils.models import Net
+from course_utils.paths import ROOT
 from course_utils.pipeline import normalize_images
+
+G = SimpleNamespace(**runpy.run_path(str(ROOT / "benchmarks" / "gpu_inference.py")))
 
 
 def test_net_flops_per_image_matches_hand_count():
     conv1 = 24 * 24 * 10 * (1 * 5 * 5)
     conv2 = 8 * 8 * 20 * (10 * 5 * 5)
     fc = 320 * 50 + 50 * 10
-    assert G.net_flops_per_image() == 2 * (conv1 + conv2 + fc) == 961_000  # "about 0.96 MFLOP per image"
+    assert G.net_flops_per_image() == 2 * (conv1 + conv2 + fc) == 961_000
 
 
 def test_uint8_normalised_on_device_equals_normalising_first():
@@ -38,15 +44,10 @@ def test_cpu_capable_configs_measure(cfg):
 
 
 def test_cuda_only_knobs_fail_as_a_row_not_an_exception():
-    rows = G.sweep(batch_sizes=(32,), configs=[G.Config("graph", batch=32, cuda_graph=True)], device="cpu", repeats=1)
+    rows = G.sweep(
+        batch_sizes=(32,), configs=[G.Config("graph", batch=32, cuda_graph=True)], device="cpu", repeats=1
+    )
     assert "images_per_s" in rows[0] and "error" in rows[1]
     assert "failed" in G.format_table(rows)
     with pytest.raises(ValueError):
         G.measure(G.Config("bench", batch=8, cudnn_benchmark=True), "cpu")
-
-
-def test_recorded_table_has_provenance_and_the_issue_numbers():
-    assert "not measured by this notebook" in G.RECORDED_PROVENANCE and "H100" in G.RECORDED_PROVENANCE
-    by = {r["config"]: r["images_per_s"] for r in G.RECORDED}
-    assert by["eager fp32"] == 6.5e6 and by["eager bf16 autocast"] == 5.4e6
-    assert max(by.values()) == 8.4e6

@@ -1,14 +1,15 @@
-"""GPU inference tuning knobs for the article's ``Net``: a sweep you can run as a script (notebook 11).
+"""GPU inference tuning knobs for the article's ``Net``: a sweep a GPU user runs (notebook 11, section 7).
 
-``python -m course_utils.gpu_tuning`` (on a machine with a CUDA GPU) measures images/s of ``Net`` inference
-on synthetic data for a grid of settings and prints a table (``--json PATH`` also writes it). Notebook 11
-calls :func:`sweep` when ``torch.cuda.is_available()`` and otherwise shows :data:`RECORDED`, numbers
-measured elsewhere, with their provenance.
+    python benchmarks/gpu_inference.py [--batch-sizes 4096 16384 65536] [--repeats 20] [--json results.json]
+
+measures images/s of ``Net`` inference on synthetic data for a grid of settings on a CUDA GPU and prints a
+table (``--json PATH`` also writes it); notebook 11 runs it when PyTorch sees a GPU. Not a test: it prints
+numbers for the machine it runs on. ``--device cpu`` tries the CPU-capable knobs without a GPU.
 
 The knobs (each a :class:`Config` field):
 
-* ``batch`` - bigger batches amortise kernel launches; this model is tiny, so it needs huge ones;
-* ``channels_last`` - NHWC memory layout, which cuDNN's fastest convolution kernels prefer;
+* ``batch`` - bigger batches amortise kernel launches; this model is tiny, so it may need huge ones;
+* ``channels_last`` - NHWC memory layout, which many fast convolution kernels prefer;
 * ``cudnn_benchmark`` - let cuDNN time its algorithms for the shapes seen and keep the fastest;
 * ``tf32`` - TensorFloat-32 matmuls/convolutions on tensor cores (fp32 storage, 10-bit mantissa products);
 * ``dtype="bf16"`` - bfloat16 autocast;
@@ -16,36 +17,28 @@ The knobs (each a :class:`Config` field):
 * ``cuda_graph`` - capture one forward pass as a CUDA graph and replay it (no per-kernel launch cost);
 * ``uint8_input`` - keep the images as uint8 (4x fewer bytes than float32) and normalise on the device,
   inside the timed forward.
+
+Whether a knob helps is what the table says on your GPU; nothing here assumes it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from .models import Net
-from .pipeline import MNIST_MEAN, MNIST_STD
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-__all__ = ["Config", "RECORDED", "RECORDED_PROVENANCE", "net_flops_per_image", "measure", "sweep", "default_configs"]
-
-#: Numbers measured on one NVIDIA H100 for ``Net`` with synthetic data, batch 65,536, as given in the
-#: course's issue 6. Not measured by this code in this repository: see :data:`RECORDED_PROVENANCE`.
-RECORDED: list[dict] = [
-    {"config": "eager fp32", "batch": 65536, "images_per_s": 6.5e6},
-    {"config": "eager bf16 autocast", "batch": 65536, "images_per_s": 5.4e6},
-    {"config": 'torch.compile(mode="max-autotune-no-cudagraphs") fp32', "batch": 65536, "images_per_s": 8.4e6},
-]
-RECORDED_PROVENANCE = (
-    "recorded elsewhere, not measured by this notebook: reference numbers for the article's Net on one "
-    "NVIDIA H100 with synthetic data, given (rounded, '≈') in the course's issue 6 (distributed inference, "
-    "notebooks 09-11); the exact software versions and clocks were not recorded with them"
-)
+from course_utils.bench import machine_label  # noqa: E402
+from course_utils.models import Net  # noqa: E402
+from course_utils.pipeline import MNIST_MEAN, MNIST_STD  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -106,7 +99,11 @@ def measure(cfg: Config, device: str | torch.device = "cuda", repeats: int = 20,
     cuda = device.type == "cuda"
     if (cfg.cuda_graph or cfg.cudnn_benchmark) and not cuda:
         raise ValueError(f"{cfg.name}: CUDA graphs and cudnn.benchmark need a CUDA device")
-    old = (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    old = (
+        torch.backends.cudnn.benchmark,
+        torch.backends.cuda.matmul.allow_tf32,
+        torch.backends.cudnn.allow_tf32,
+    )
     torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
     torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
     torch.backends.cudnn.allow_tf32 = cfg.tf32
@@ -150,26 +147,38 @@ def measure(cfg: Config, device: str | torch.device = "cuda", repeats: int = 20,
             times.append(time.perf_counter() - t0)
         times.sort()
         median = times[len(times) // 2]
-        return {**asdict(cfg), "device": _device_name(device), "median_s": median, "images_per_s": cfg.batch / median}
+        return {
+            **asdict(cfg),
+            "device": _device_name(device),
+            "median_s": median,
+            "images_per_s": cfg.batch / median,
+        }
     finally:
-        torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+        (
+            torch.backends.cudnn.benchmark,
+            torch.backends.cuda.matmul.allow_tf32,
+            torch.backends.cudnn.allow_tf32,
+        ) = old
 
 
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    from .bench import machine_label
-
     return machine_label()
 
 
 def default_configs(batch: int = 65536) -> list[Config]:
-    """The tuning ladder: eager baseline, one knob at a time, then the combination meant to be fastest."""
+    """The tuning ladder: eager baseline, one knob at a time, then all of them together."""
     base = Config("eager fp32", batch=batch)
     tuned = replace(
-        base, name="tuned: uint8 in + channels_last + TF32 + cudnn.benchmark + compile + CUDA graph",
-        uint8_input=True, channels_last=True, tf32=True, cudnn_benchmark=True,
-        compile="max-autotune-no-cudagraphs", cuda_graph=True,
+        base,
+        name="all: uint8 in + channels_last + TF32 + cudnn.benchmark + compile + CUDA graph",
+        uint8_input=True,
+        channels_last=True,
+        tf32=True,
+        cudnn_benchmark=True,
+        compile="max-autotune-no-cudagraphs",
+        cuda_graph=True,
     )
     return [
         base,
@@ -178,7 +187,9 @@ def default_configs(batch: int = 65536) -> list[Config]:
         replace(base, name="+ TF32", tf32=True),
         replace(base, name="bf16 autocast", dtype="bf16"),
         replace(base, name="uint8 input, normalised on device", uint8_input=True),
-        replace(base, name='torch.compile("max-autotune-no-cudagraphs")', compile="max-autotune-no-cudagraphs"),
+        replace(
+            base, name='torch.compile("max-autotune-no-cudagraphs")', compile="max-autotune-no-cudagraphs"
+        ),
         replace(base, name="CUDA graph (eager)", cuda_graph=True),
         tuned,
     ]
@@ -205,7 +216,11 @@ def _safe(cfg: Config, device: str, repeats: int) -> dict:
     try:
         return measure(cfg, device, repeats=repeats)
     except Exception as e:  # report and go on: one missing feature must not lose the whole table
-        return {**asdict(cfg), "device": device, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"}
+        return {
+            **asdict(cfg),
+            "device": device,
+            "error": f"{type(e).__name__}: {str(e).splitlines()[0][:120]}",
+        }
     finally:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -229,9 +244,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--json", help="also write the rows to this JSON file")
     a = p.parse_args(argv)
     if a.device.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit("no CUDA GPU visible: this sweep is meant for a GPU machine (use --device cpu to try it)")
+        raise SystemExit(
+            "no CUDA GPU visible: this sweep is meant for a GPU machine (use --device cpu to try it)"
+        )
     rows = sweep(a.batch_sizes, device=a.device, repeats=a.repeats)
-    print(_device_name(torch.device(a.device)), f"| torch {torch.__version__} | {net_flops_per_image() / 1e6:.3f} MFLOP/image")
+    print(
+        _device_name(torch.device(a.device)),
+        f"| torch {torch.__version__} | {net_flops_per_image() / 1e6:.3f} MFLOP/image",
+    )
     print(format_table(rows))
     if a.json:
         with open(a.json, "w") as f:
