@@ -78,6 +78,7 @@ saved: env
 
 bench: env data
 	$(PY) benchmarks/idx_reader_speed.py
+	@echo "(GPU machines: $(PY) benchmarks/gpu_inference.py, or make gpu-check)"
 
 clean:
 	rm -rf build

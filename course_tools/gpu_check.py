@@ -214,6 +214,29 @@ def run_checks(quick: bool = False) -> list[Row]:
         name = torch.cuda.get_device_name(0) if gpus else "CPU"
         return f"{name}, torch {torch.__version__}: " + "; ".join(parts)
 
+    def sweep() -> str:
+        """benchmarks/gpu_inference.py's ladder of inference knobs (compile in its default mode, to stay in time)."""
+        import importlib.util
+        from dataclasses import replace
+
+        from course_utils.paths import BUILD, ROOT
+
+        spec = importlib.util.spec_from_file_location(
+            "gpu_inference", ROOT / "benchmarks" / "gpu_inference.py"
+        )
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+        configs = [
+            replace(c, compile="default") if c.compile else c for c in bench.default_configs(65536)[1:]
+        ]
+        rows_ = bench.sweep((16384, 65536), configs=configs, repeats=10)
+        print(bench.format_table(rows_), flush=True)
+        BUILD.mkdir(exist_ok=True)
+        (BUILD / "gpu_inference.json").write_text(json.dumps(rows_, indent=1))
+        best = max((r for r in rows_ if "images_per_s" in r), key=lambda r: r["images_per_s"])
+        failed = sum("error" in r for r in rows_)
+        return f"best {best['images_per_s'] / 1e6:.2f} M img/s: {best['name']} ({len(rows_)} rows, {failed} failed)"
+
     check("device plan for this machine", 0, plan)
     check("NCCL, 1 rank", 1, ranks(1, None, "nccl"))
     check("NCCL, one rank per GPU", 2, ranks(min(gpus, 4), None, "nccl"))
@@ -222,6 +245,7 @@ def run_checks(quick: bool = False) -> list[Row]:
     check("DDP 2 ranks == 1 process, same device", 0, ddp_equivalence)
     check("TensorFlow on the GPU", 1, tensorflow)
     check("Net training and inference throughput (data on the device)", 0, speeds)
+    check("Net inference knobs (benchmarks/gpu_inference.py)", 1, sweep)
     return rows
 
 
