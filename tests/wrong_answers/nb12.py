@@ -1,0 +1,116 @@
+"""Plausible wrong answers for notebooks/12_large_models.ipynb (see tests/test_wrong_answers.py)."""
+
+WRONG: dict[str, list[tuple[str, str]]] = {
+    "adam_model_state_gib": [
+        (
+            "mixed precision forgets the fp32 master weights",
+            """
+def adam_model_state_gib(n_params, precision):
+    per_param = {"fp32": 16, "bf16": 8, "mixed": 2 + 2 + 2 * 4}[precision]
+    return n_params * per_param / 2**30
+""",
+        ),
+        (
+            "decimal gigabytes (1e9) instead of GiB",
+            """
+def adam_model_state_gib(n_params, precision):
+    per_param = {"fp32": 16, "bf16": 8, "mixed": 16}[precision]
+    return n_params * per_param / 1e9
+""",
+        ),
+        (
+            "counts only the weights and the gradients (forgets Adam's two moments)",
+            """
+def adam_model_state_gib(n_params, precision):
+    per_param = {"fp32": 4 + 4, "bf16": 2 + 2, "mixed": 2 + 2 + 4}[precision]
+    return n_params * per_param / 2**30
+""",
+        ),
+    ],
+    "gpipe_bubble": [
+        (
+            "(p - 1) / m: idle over busy, not over all slots",
+            """
+def gpipe_bubble(p, m):
+    return (p - 1) / m
+""",
+        ),
+        (
+            "off by one: m + p slots",
+            """
+def gpipe_bubble(p, m):
+    return (p - 1) / (m + p)
+""",
+        ),
+        (
+            "p idle slots instead of p - 1",
+            """
+def gpipe_bubble(p, m):
+    return p / (m + p - 1)
+""",
+        ),
+    ],
+    "row_parallel_partials": [
+        (
+            "every rank returns the all-reduced output instead of its partial product",
+            """
+def row_parallel_partials(x, w, world_size):
+    full = x @ w.T
+    return [full] * world_size
+""",
+        ),
+        (
+            "splits w by rows (output features, column-parallel) and x by columns",
+            """
+def row_parallel_partials(x, w, world_size):
+    return [xr @ wr.T for xr, wr in zip(x.chunk(world_size, dim=1), w.chunk(world_size, dim=0), strict=True)]
+""",
+        ),
+        (
+            "each rank's columns of x times the first rank's columns of w",
+            """
+def row_parallel_partials(x, w, world_size):
+    w0 = w.chunk(world_size, dim=1)[0]
+    return [xr @ w0.T for xr in x.chunk(world_size, dim=1)]
+""",
+        ),
+    ],
+    "min_micro_batches": [
+        (
+            ">= instead of >: stops only when the bubble is strictly below the limit",
+            """
+def min_micro_batches(p, max_bubble):
+    m = 1
+    while (p - 1) / (m + p - 1) >= max_bubble:
+        m += 1
+    return m
+""",
+        ),
+        (
+            "closed form truncated with int() instead of rounded up",
+            """
+def min_micro_batches(p, max_bubble):
+    if max_bubble <= 0:
+        return 1
+    return max(int((p - 1) * (1 / max_bubble - 1)), 1)
+""",
+        ),
+        (
+            "the bubble formula off by one: (p - 1) / (m + p)",
+            """
+def min_micro_batches(p, max_bubble):
+    m = 1
+    while (p - 1) / (m + p) > max_bubble:
+        m += 1
+    return m
+""",
+        ),
+    ],
+}
+
+HINT_WORDS: dict[str, list[str]] = {
+    "adam_model_state_gib": ["2 + 2 + 4 (master) + 2*4", "2**30"],
+    "gpipe_bubble": ["m of the m + p - 1"],
+    "row_parallel_partials": ["dim=1", "columns of w"],
+    "min_micro_batches": ["(p-1)/(m+p-1) <= max_bubble"],
+}
