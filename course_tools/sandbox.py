@@ -278,11 +278,13 @@ class Sandbox:
         except (ValueError, IndexError, UnicodeDecodeError):
             raise SandboxError("the sandbox answered with something that is not plain data") from None
 
-    def call(self, name: str, args: tuple, kwargs: dict) -> Any:
-        """``name(*args, **kwargs)`` in the sandbox; its value as plain data, or its exception re-raised."""
+    def call(self, name: str, args: tuple, kwargs: dict, ranks: tuple | None = None) -> Any:
+        """``name(*args, **kwargs)`` in the sandbox (or, with ``ranks=(world_size, launcher, timeout)``, the
+        function run on that many processes); its value as plain data, or its exception re-raised."""
         if self.proc is None or self.proc.poll() is not None:
             self.start()
-        kind, payload = self._request(("call", name, args, kwargs, encode(rng_state())), self.call_timeout)
+        limit = self.call_timeout if ranks is None else max(self.call_timeout, ranks[2] + 30)
+        kind, payload = self._request(("call", name, args, kwargs, encode(rng_state()), ranks), limit)
         if kind != "ok":
             raise _remote_error(kind, str(payload))
         value, states, rng = payload
@@ -325,6 +327,13 @@ class Remote:
         except SandboxError as e:
             raise _remote_error("SandboxError", str(e)) from None
 
+    def on_ranks(self, world_size: int, args: tuple, launcher: str, timeout: float) -> Any:
+        """``checks.run_on_ranks`` of this function: the sandbox launches the ranks and returns plain data."""
+        try:
+            return self.sandbox.call(self.__name__, args, {}, ranks=(world_size, launcher, timeout))
+        except SandboxError as e:
+            raise _remote_error("SandboxError", str(e)) from None
+
 
 def _serve() -> None:
     """The sandbox side: exec the setup and definitions, then answer calls until stdin closes."""
@@ -348,12 +357,20 @@ def _serve() -> None:
                         failed.append(f"{statement.splitlines()[0][:60]!r}: {type(e).__name__}: {e}")
                 reply = ["ok", None]
             else:
-                _, name, args, kwargs, rng = message
+                _, name, args, kwargs, rng, ranks = message
                 if not callable(namespace.get(name)):
                     why = f" ({len(failed)} of its statements failed, e.g. {failed[0]})" if failed else ""
                     raise NameError(f"the submission defines no function {name}(){why}")
                 set_rng_state(decode(rng))
-                value = namespace[name](*args, **kwargs)
+                if ranks is None:
+                    value = namespace[name](*args, **kwargs)
+                else:  # the student's worker on several processes, started from here
+                    from course_utils import checks
+
+                    world_size, launcher, timeout = ranks
+                    value = checks.run_on_ranks(
+                        namespace[name], world_size, args, launcher=launcher, timeout=timeout
+                    )
                 states = [encode(a.state_dict()) if _stateful(a) else None for a in args]
                 try:
                     reply = ["ok", [encode(value), states, encode(rng_state())]]

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CheckResult", "RESULTS", "check_function", "check_predicate", "summary"]
+__all__ = ["CheckResult", "RESULTS", "check_function", "check_predicate", "run_on_ranks", "summary"]
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,25 @@ def check_predicate(
         if ok:
             return _record(CheckResult(name, True, success))
     return _record(CheckResult(name, False, err + (f". Hint: {hint}" if hint else "")))
+
+
+def run_on_ranks(
+    fn: Callable, world_size: int, args: Sequence = (), *, launcher: str = "spawn", timeout: float = 120.0
+) -> list:
+    """Run a student's worker ``fn(rank, world_size, *args)`` on ``world_size`` processes and return the
+    results in rank order: ``launcher="spawn"`` uses ``course_utils.launch.run``, ``"torchrun"`` uses
+    ``launch.run_torchrun``. Checks call this rather than the launcher, so that the grader can run the
+    student's worker inside its sandbox (results come back as plain data there)."""
+    if launcher not in ("spawn", "torchrun"):
+        raise ValueError(f"launcher must be 'spawn' or 'torchrun', not {launcher!r}")
+    on_ranks = getattr(fn, "on_ranks", None)
+    if on_ranks is not None:  # a grader's proxy: the worker runs in the sandbox
+        return on_ranks(world_size, tuple(args), launcher, timeout)
+    from . import launch
+
+    if launcher == "torchrun":
+        return launch.run_torchrun(fn, world_size, args=args, timeout=timeout)
+    return launch.run(fn, world_size, args=args, timeout=timeout)
 
 
 def summary() -> str:

@@ -44,7 +44,16 @@ except ImportError:  # a bare GPU image (make gpu-check): only importable functi
 
 from .devices import _cpu_cores, device_plan
 
-__all__ = ["run", "free_port", "plan_for", "RankFailedError", "run_programs", "ProgramResult", "trim_log"]
+__all__ = [
+    "run",
+    "run_torchrun",
+    "free_port",
+    "plan_for",
+    "RankFailedError",
+    "run_programs",
+    "ProgramResult",
+    "trim_log",
+]
 
 
 class RankFailedError(RuntimeError):
@@ -407,3 +416,42 @@ def run_programs(
         results.append(ProgramResult(list(map(str, cmd)), p.returncode, log.read(), seconds))
         log.close()
     return results
+
+
+_TORCHRUN_RUNNER = """
+import os, sys, cloudpickle, torch.distributed as dist
+from course_utils.devices import this_rank
+fn, args = cloudpickle.load(open(sys.argv[1], "rb"))
+dist.init_process_group(this_rank().backend)
+result = fn(dist.get_rank(), dist.get_world_size(), *args)
+with open(os.path.join(sys.argv[2], f"rank{dist.get_rank()}.pkl"), "wb") as f:
+    cloudpickle.dump(result, f)
+dist.barrier()
+dist.destroy_process_group()
+"""
+
+
+def run_torchrun(
+    fn: Callable[..., Any], nproc: int, args: Sequence[Any] = (), timeout: float = 300.0
+) -> list[Any]:
+    """Run ``fn(rank, world_size, *args)`` under ``torchrun --standalone --nproc-per-node=nproc``; results in
+    rank order. ``fn`` travels by value (a function written in a notebook works); each process starts its
+    group with the plan's backend (``devices.this_rank()``), as a torchrun script does."""
+    with tempfile.TemporaryDirectory(prefix="course_torchrun_") as folder:
+        job, runner = os.path.join(folder, "job.pkl"), os.path.join(folder, "runner.py")
+        with open(job, "wb") as f:
+            f.write(_dumps((fn, tuple(args))))
+        with open(runner, "w") as f:
+            f.write(_TORCHRUN_RUNNER)
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
+        env = {"OMP_NUM_THREADS": "1", "TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}
+        (result,) = run_programs([[*cmd, runner, job, folder]], [env], timeout=timeout)
+        if result.returncode != 0:
+            raise RankFailedError(
+                -1, nproc, f"torchrun exited with code {result.returncode}:\n{result.log[-3000:]}"
+            )
+        out = []
+        for rank in range(nproc):
+            with open(os.path.join(folder, f"rank{rank}.pkl"), "rb") as f:
+                out.append(cloudpickle.load(f))
+        return out

@@ -290,3 +290,22 @@ def test_solution_notebook_passes_its_own_grading(path):
     failed = {c["name"]: c["message"] for c in run.checks if not c["passed"]}
     assert not failed, failed
     assert {c["name"] for c in run.checks} == set(grade.check_names(nbformat.read(path, as_version=4)))
+
+
+def test_rank_exercise_runs_in_the_sandbox():
+    """A check that runs the student's worker on 2 processes (checks.run_on_ranks) grades it in the sandbox."""
+    from course_tools.sandbox import Remote, Sandbox
+    from course_utils import checks
+
+    worker = (
+        "def rank_sum(rank, world_size):\n"
+        "    import torch, torch.distributed as dist\n"
+        "    t = torch.tensor([rank + 1.0])\n"
+        "    dist.all_reduce(t)\n"
+        "    return t.item()"
+    )
+    box = Sandbox("", [worker])
+    try:
+        assert checks.run_on_ranks(Remote(box, "rank_sum"), 2) == [3.0, 3.0]
+    finally:
+        box.close()

@@ -135,3 +135,26 @@ def test_worker_may_use_module_like_objects():
         return torch.backends.cudnn.allow_tf32 in (True, False)
 
     assert launch.run(worker, 1) == [True]
+
+
+@pytest.mark.slow
+def test_run_torchrun_runs_a_notebook_function():
+    scale = 3.0
+
+    def worker(rank, world_size, base):
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor([base + rank * scale])
+        dist.all_reduce(t)
+        return (rank, world_size, t.item())
+
+    assert launch.run_torchrun(worker, 2, args=(1.0,), timeout=180) == [(0, 2, 5.0), (1, 2, 5.0)]
+
+
+def test_run_torchrun_reports_a_failing_rank():
+    def worker(rank, world_size):
+        raise ValueError("deliberate")
+
+    with pytest.raises(launch.RankFailedError, match="deliberate"):
+        launch.run_torchrun(worker, 1, timeout=120)
