@@ -150,6 +150,130 @@ def conv_cost(c_in, c_out, k, h_out, w_out):
 """,
         ),
     ],
+    "max_pool_nchw": [
+        (
+            "takes the max over all feature maps in the window (the article's erratum 19)",
+            """
+def max_pool_nchw(x, k, s):
+    n_batch, n_chan, height, width = x.shape
+    h_out, w_out = (height - k) // s + 1, (width - k) // s + 1
+    values = np.empty((n_batch, n_chan, h_out, w_out))
+    indices = np.empty((n_batch, n_chan, h_out, w_out), dtype=np.int64)
+    for i in range(h_out):
+        for j in range(w_out):
+            patch = x[:, :, i * s : i * s + k, j * s : j * s + k].reshape(n_batch, n_chan * k * k)
+            best = patch.argmax(axis=-1) % (k * k)  # the winner over every channel's window
+            values[:, :, i, j] = patch.max(axis=-1)[:, None]
+            indices[:, :, i, j] = ((i * s + best // k) * width + (j * s + best % k))[:, None]
+    return values, indices
+""",
+        ),
+        (
+            "off by one: forgets the + 1 in the output size (the first window is not counted)",
+            """
+def max_pool_nchw(x, k, s):
+    n_batch, n_chan, height, width = x.shape
+    h_out, w_out = (height - k) // s, (width - k) // s
+    values = np.empty((n_batch, n_chan, h_out, w_out))
+    indices = np.empty((n_batch, n_chan, h_out, w_out), dtype=np.int64)
+    for i in range(h_out):
+        for j in range(w_out):
+            patch = x[:, :, i * s : i * s + k, j * s : j * s + k].reshape(n_batch, n_chan, k * k)
+            best = patch.argmax(axis=-1)
+            values[:, :, i, j] = patch.max(axis=-1)
+            indices[:, :, i, j] = (i * s + best // k) * width + (j * s + best % k)
+    return values, indices
+""",
+        ),
+        (
+            "off by one in the window: slices k + 1 pixels (an inclusive end)",
+            """
+def max_pool_nchw(x, k, s):
+    n_batch, n_chan, height, width = x.shape
+    h_out, w_out = (height - k) // s + 1, (width - k) // s + 1
+    values = np.empty((n_batch, n_chan, h_out, w_out))
+    indices = np.empty((n_batch, n_chan, h_out, w_out), dtype=np.int64)
+    for i in range(h_out):
+        for j in range(w_out):
+            patch = x[:, :, i * s : i * s + k + 1, j * s : j * s + k + 1]
+            ph, pw = patch.shape[2:]
+            flat = patch.reshape(n_batch, n_chan, ph * pw)
+            best = flat.argmax(axis=-1)
+            values[:, :, i, j] = flat.max(axis=-1)
+            indices[:, :, i, j] = (i * s + best // pw) * width + (j * s + best % pw)
+    return values, indices
+""",
+        ),
+        (
+            "ignores the stride: windows start at i * k (PyTorch's default stride = kernel)",
+            """
+def max_pool_nchw(x, k, s):
+    n_batch, n_chan, height, width = x.shape
+    h_out, w_out = (height - k) // s + 1, (width - k) // s + 1
+    values = np.empty((n_batch, n_chan, h_out, w_out))
+    indices = np.empty((n_batch, n_chan, h_out, w_out), dtype=np.int64)
+    for i in range(h_out):
+        for j in range(w_out):
+            patch = x[:, :, i * k : i * k + k, j * k : j * k + k].reshape(n_batch, n_chan, k * k)
+            best = patch.argmax(axis=-1)
+            values[:, :, i, j] = patch.max(axis=-1)
+            indices[:, :, i, j] = (i * k + best // k) * width + (j * k + best % k)
+    return values, indices
+""",
+        ),
+        (
+            "ceil instead of floor for the output size (ceil_mode): a last, partial window",
+            """
+def max_pool_nchw(x, k, s):
+    n_batch, n_chan, height, width = x.shape
+    h_out, w_out = -(-(height - k) // s) + 1, -(-(width - k) // s) + 1
+    values = np.empty((n_batch, n_chan, h_out, w_out))
+    indices = np.empty((n_batch, n_chan, h_out, w_out), dtype=np.int64)
+    for i in range(h_out):
+        for j in range(w_out):
+            patch = x[:, :, i * s : i * s + k, j * s : j * s + k]
+            ph, pw = patch.shape[2:]
+            flat = patch.reshape(n_batch, n_chan, ph * pw)
+            best = flat.argmax(axis=-1)
+            values[:, :, i, j] = flat.max(axis=-1)
+            indices[:, :, i, j] = (i * s + best // pw) * width + (j * s + best % pw)
+    return values, indices
+""",
+        ),
+        (
+            "returns the argmax inside the window (0 .. k*k - 1), not the position in the input plane",
+            """
+def max_pool_nchw(x, k, s):
+    n_batch, n_chan, height, width = x.shape
+    h_out, w_out = (height - k) // s + 1, (width - k) // s + 1
+    values = np.empty((n_batch, n_chan, h_out, w_out))
+    indices = np.empty((n_batch, n_chan, h_out, w_out), dtype=np.int64)
+    for i in range(h_out):
+        for j in range(w_out):
+            patch = x[:, :, i * s : i * s + k, j * s : j * s + k].reshape(n_batch, n_chan, k * k)
+            values[:, :, i, j] = patch.max(axis=-1)
+            indices[:, :, i, j] = patch.argmax(axis=-1)
+    return values, indices
+""",
+        ),
+        (
+            "flattens the index with the height (row * H + col) instead of the width",
+            """
+def max_pool_nchw(x, k, s):
+    n_batch, n_chan, height, width = x.shape
+    h_out, w_out = (height - k) // s + 1, (width - k) // s + 1
+    values = np.empty((n_batch, n_chan, h_out, w_out))
+    indices = np.empty((n_batch, n_chan, h_out, w_out), dtype=np.int64)
+    for i in range(h_out):
+        for j in range(w_out):
+            patch = x[:, :, i * s : i * s + k, j * s : j * s + k].reshape(n_batch, n_chan, k * k)
+            best = patch.argmax(axis=-1)
+            values[:, :, i, j] = patch.max(axis=-1)
+            indices[:, :, i, j] = (i * s + best // k) * height + (j * s + best % k)
+    return values, indices
+""",
+        ),
+    ],
 }
 
 HINT_WORDS: dict[str, list[str]] = {
@@ -157,4 +281,5 @@ HINT_WORDS: dict[str, list[str]] = {
     "same_pads": ["max(", "never negative", "smaller half goes before"],
     "conv2d_single": ["no kernel flip", "i*s"],
     "conv_cost": ["one bias per output channel", "c_in * k * k"],
+    "max_pool_nchw": ["each channel on its own", "(H - k) // s + 1", "i*s", "row * W + col"],
 }

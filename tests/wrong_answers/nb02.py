@@ -93,10 +93,60 @@ def clip_global(grads, max_norm):
 """,
         ),
     ],
+    "bptt_step": [
+        (
+            "forgets tanh's derivative: sends delta_t straight through the weights",
+            """
+def bptt_step(delta_t, h_t, h_prev, w_hh):
+    return delta_t @ w_hh, delta_t.T @ h_prev
+""",
+        ),
+        (
+            "pairs the error with h_t instead of h_(t-1) in the weight gradient",
+            """
+def bptt_step(delta_t, h_t, h_prev, w_hh):
+    d_pre = delta_t * (1 - h_t**2)
+    return d_pre @ w_hh, d_pre.T @ h_t
+""",
+        ),
+        (
+            "multiplies by w_hh.T on the way back (copies the forward pass)",
+            """
+def bptt_step(delta_t, h_t, h_prev, w_hh):
+    d_pre = delta_t * (1 - h_t**2)
+    return d_pre @ w_hh.T, d_pre.T @ h_prev
+""",
+        ),
+        (
+            "the weight gradient transposed: h_prev.T @ d_pre is [H_in, H_out]",
+            """
+def bptt_step(delta_t, h_t, h_prev, w_hh):
+    d_pre = delta_t * (1 - h_t**2)
+    return d_pre @ w_hh, h_prev.T @ d_pre
+""",
+        ),
+        (
+            "tanh's derivative at the wrong step: 1 - h_prev**2",
+            """
+def bptt_step(delta_t, h_t, h_prev, w_hh):
+    d_pre = delta_t * (1 - h_prev**2)
+    return d_pre @ w_hh, d_pre.T @ h_prev
+""",
+        ),
+        (
+            "applies tanh again: 1 - tanh(h_t)**2, as if h_t were the pre-activation",
+            """
+def bptt_step(delta_t, h_t, h_prev, w_hh):
+    d_pre = delta_t * (1 - np.tanh(h_t) ** 2)
+    return d_pre @ w_hh, d_pre.T @ h_prev
+""",
+        ),
+    ],
 }
 
 HINT_WORDS: dict[str, list[str]] = {
     "rnn_step": ["tanh", "w_hh.T", "both biases"],
     "to_keras_simple_rnn": ["transposes", "single bias"],
     "clip_global": ["one norm", "never scale up"],
+    "bptt_step": ["1 - h_t**2", "not its transpose", "h_prev", "shaped like w_hh"],
 }
