@@ -96,10 +96,47 @@ def update_rates(compute, allreduce):
 """,
         ),
     ],
+    "ps_update": [
+        (
+            "off by one: staleness read after the version was incremented for this push",
+            """
+def ps_update(weights, version, pushes, lr):
+    staleness = []
+    for version_read, grad in pushes:
+        weights = weights - lr * grad
+        version += 1
+        staleness.append(version - version_read)
+    return weights, version, staleness
+""",
+        ),
+        (
+            "averages the pushes into one update, as synchronous SGD would",
+            """
+def ps_update(weights, version, pushes, lr):
+    if not pushes:
+        return weights, version, []
+    staleness = [version - version_read for version_read, _ in pushes]
+    mean_grad = torch.stack([grad for _, grad in pushes]).mean(dim=0)
+    return weights - lr * mean_grad, version + len(pushes), staleness
+""",
+        ),
+        (
+            "every push applied to the stale copy of the weights it started from: only the last one survives",
+            """
+def ps_update(weights, version, pushes, lr):
+    new_weights, staleness = weights, []
+    for i, (version_read, grad) in enumerate(pushes):
+        staleness.append(version + i - version_read)
+        new_weights = weights - lr * grad
+    return new_weights, version + len(pushes), staleness
+""",
+        ),
+    ],
 }
 
 HINT_WORDS: dict[str, list[str]] = {
     "stale_descent": ["max(t - taus[t], 0)", "len(taus) + 1"],
     "first_time_below": ["<=", "None"],
     "update_rates": ["slowest worker + all-reduce", "1/compute[i]"],
+    "ps_update": ["one by one", "never an average", "just before it is applied"],
 }

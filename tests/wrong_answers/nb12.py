@@ -106,6 +106,40 @@ def min_micro_batches(p, max_bubble):
 """,
         ),
     ],
+    "column_parallel": [
+        (
+            "splits weight by input columns (row-parallel) but concatenates the shard outputs",
+            """
+def column_parallel(x, weight, bias, p, grad_out):
+    w_cols, x_cols = weight.chunk(p, dim=1), x.chunk(p, dim=1)
+    y = torch.cat([xc @ wc.T + bias for xc, wc in zip(x_cols, w_cols)], dim=-1)
+    grad_x = torch.cat([grad_out @ wc for wc in w_cols], dim=-1)
+    return y, grad_x, [grad_out.T @ xc for xc in x_cols], [grad_out.sum(dim=0)] * p
+""",
+        ),
+        (
+            "forgets the all-reduce: grad_x is one shard's partial, not the sum over the shards",
+            """
+def column_parallel(x, weight, bias, p, grad_out):
+    w_rows, b_rows = weight.chunk(p, dim=0), bias.chunk(p, dim=0)
+    y = torch.cat([x @ w.T + b for w, b in zip(w_rows, b_rows)], dim=-1)
+    g_rows = grad_out.chunk(p, dim=-1)
+    grad_x = g_rows[0] @ w_rows[0]
+    return y, grad_x, [g.T @ x for g in g_rows], [g.sum(dim=0) for g in g_rows]
+""",
+        ),
+        (
+            "all-gathers along the batch dimension (dim=0) instead of the features",
+            """
+def column_parallel(x, weight, bias, p, grad_out):
+    w_rows, b_rows = weight.chunk(p, dim=0), bias.chunk(p, dim=0)
+    y = torch.cat([x @ w.T + b for w, b in zip(w_rows, b_rows)], dim=0)
+    g_rows = grad_out.chunk(p, dim=-1)
+    grad_x = sum(g @ w for g, w in zip(g_rows, w_rows))
+    return y, grad_x, [g.T @ x for g in g_rows], [g.sum(dim=0) for g in g_rows]
+""",
+        ),
+    ],
 }
 
 HINT_WORDS: dict[str, list[str]] = {
@@ -113,4 +147,5 @@ HINT_WORDS: dict[str, list[str]] = {
     "gpipe_bubble": ["m of the m + p - 1"],
     "row_parallel_partials": ["dim=1", "columns of w"],
     "min_micro_batches": ["(p-1)/(m+p-1) <= max_bubble"],
+    "column_parallel": ["chunk(p, dim=0)", "dim=-1", "SUM over the shards"],
 }
