@@ -95,10 +95,98 @@ def shard_gradients(X, y, w, world_size):
 """,
         ),
     ],
+    "ddp_worker": [
+        (
+            "no DistributedSampler: every rank shuffles and trains on the whole data set",
+            """
+def ddp_worker(rank, world_size, x, y, epochs, batch_size, lr):
+    device = rank_device()
+    x, y = x.to(device), y.to(device)
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(x.shape[1], int(y.max()) + 1).to(device)
+    model = DDP(linear, device_ids=[device.index] if device.type == "cuda" else None)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    for epoch in range(epochs):
+        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(epoch))
+        for batch in order.split(batch_size):
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()  # DDP averages
+            optimizer.step()
+    return torch.cat([p.detach().flatten().cpu() for p in linear.parameters()]).numpy()
+""",
+        ),
+        (
+            "forgets sampler.set_epoch: every epoch repeats epoch 0's order",
+            """
+def ddp_worker(rank, world_size, x, y, epochs, batch_size, lr):
+    device = rank_device()
+    x, y = x.to(device), y.to(device)
+    sampler = DistributedSampler(range(len(y)), num_replicas=world_size, rank=rank, shuffle=True, seed=0)
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(x.shape[1], int(y.max()) + 1).to(device)
+    model = DDP(linear, device_ids=[device.index] if device.type == "cuda" else None)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    for epoch in range(epochs):
+        order = torch.tensor(list(sampler))
+        for batch in order.split(batch_size):
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()  # DDP averages
+            optimizer.step()
+    return torch.cat([p.detach().flatten().cpu() for p in linear.parameters()]).numpy()
+""",
+        ),
+        (
+            "adds its own all_reduce (sum) after DDP's: gradients twice the average",
+            """
+def ddp_worker(rank, world_size, x, y, epochs, batch_size, lr):
+    device = rank_device()
+    x, y = x.to(device), y.to(device)
+    sampler = DistributedSampler(range(len(y)), num_replicas=world_size, rank=rank, shuffle=True, seed=0)
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(x.shape[1], int(y.max()) + 1).to(device)
+    model = DDP(linear, device_ids=[device.index] if device.type == "cuda" else None)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    for epoch in range(epochs):
+        sampler.set_epoch(epoch)  # the same new shuffle on every rank
+        order = torch.tensor(list(sampler))
+        for batch in order.split(batch_size):
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()  # DDP averages
+            for p in model.parameters():
+                dist.all_reduce(p.grad)  # "sum the ranks' gradients"
+            optimizer.step()
+    return torch.cat([p.detach().flatten().cpu() for p in linear.parameters()]).numpy()
+""",
+        ),
+        (
+            "no DDP, a plain all_reduce of the gradients without dividing by world_size",
+            """
+def ddp_worker(rank, world_size, x, y, epochs, batch_size, lr):
+    device = rank_device()
+    x, y = x.to(device), y.to(device)
+    sampler = DistributedSampler(range(len(y)), num_replicas=world_size, rank=rank, shuffle=True, seed=0)
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(x.shape[1], int(y.max()) + 1).to(device)
+    model = linear
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    for epoch in range(epochs):
+        sampler.set_epoch(epoch)  # the same new shuffle on every rank
+        order = torch.tensor(list(sampler))
+        for batch in order.split(batch_size):
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
+            for p in model.parameters():
+                dist.all_reduce(p.grad)  # sum over the ranks
+            optimizer.step()
+    return torch.cat([p.detach().flatten().cpu() for p in linear.parameters()]).numpy()
+""",
+        ),
+    ],
 }
 
 HINT_WORDS: dict[str, list[str]] = {
     "ring_bytes_per_rank": ["2 (W-1)/W", "bytes per value"],
     "node_and_local_rank": ["integer division", "remainder"],
     "shard_gradients": ["np.split the rows", "2 / len(ys)", "own shard size"],
+    "ddp_worker": ["DistributedSampler", "set_epoch", "average"],
 }
