@@ -1,0 +1,80 @@
+"""Run a notebook's code up to one proof cell with the mechanism broken, and report where it failed.
+
+A "break the mechanism" test takes a notebook's central proof (N ranks == 1 process, distributed
+predictions == single-process ones, ...), changes one line of the mechanism the proof is about
+(for example, drop the division by the world size), executes the notebook's code cells in a real
+Jupyter kernel up to the proof cell, and asserts that the proof cell is the one that fails. If a
+proof still passes with its mechanism broken, it proves nothing.
+
+    failure = run_mutated("08_ddp.ipynb", through="assert_ddp_equal", replace=[(old, new)])
+    assert failure.cell == failure.through and failure.ename == "AssertionError"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@dataclass
+class Failure:
+    """Where the mutated notebook prefix stopped: `cell` is None when every cell ran cleanly."""
+
+    cell: int | None
+    through: int
+    ename: str
+    evalue: str
+
+
+def _code_cells(name: str) -> list[str]:
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    return [cell.source for cell in nb.cells if cell.cell_type == "code"]
+
+
+def run_mutated(
+    name: str,
+    through: str,
+    replace: list[tuple[str, str]],
+    drop: list[str] = (),
+    timeout: int = 600,
+) -> Failure:
+    """Execute code cells of `name` up to the first one containing `through`, with `replace` applied.
+
+    Every `old` in `replace` must occur in the kept cells (so the test breaks loudly when the
+    notebook changes). Cells containing any string in `drop` are skipped (slow demos the proof
+    does not need); the `through` cell itself is never dropped. Returns the index (among the kept
+    cells) of the cell that raised, with the exception's name and value.
+    """
+    sources = _code_cells(name)
+    stop = next((i for i, src in enumerate(sources) if through in src), None)
+    if stop is None:
+        raise LookupError(f"no code cell of {name} contains {through!r}")
+    kept = [src for i, src in enumerate(sources[: stop + 1]) if i == stop or not any(d in src for d in drop)]
+    for old, new in replace:
+        if not any(old in src for src in kept):
+            raise LookupError(f"{old!r} is not in the cells of {name} up to {through!r}")
+        kept = [src.replace(old, new) for src in kept]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in kept])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        failed = next(
+            i
+            for i, cell in enumerate(nb.cells)
+            if any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+        )
+        return Failure(failed, len(kept) - 1, error.ename, error.evalue)
+    return Failure(None, len(kept) - 1, "", "")
