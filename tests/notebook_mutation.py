@@ -42,20 +42,30 @@ def run_mutated(
     through: str,
     replace: list[tuple[str, str]],
     drop: list[str] = (),
+    only: list[str] | None = None,
     timeout: int = 600,
 ) -> Failure:
     """Execute code cells of `name` up to the first one containing `through`, with `replace` applied.
 
     Every `old` in `replace` must occur in the kept cells (so the test breaks loudly when the
     notebook changes). Cells containing any string in `drop` are skipped (slow demos the proof
-    does not need); the `through` cell itself is never dropped. Returns the index (among the kept
+    does not need); with `only`, just the first code cell (the imports) and the cells containing a
+    string in `only` are kept. The `through` cell itself is always kept. Returns the index (among the kept
     cells) of the cell that raised, with the exception's name and value.
     """
     sources = _code_cells(name)
     stop = next((i for i, src in enumerate(sources) if through in src), None)
     if stop is None:
         raise LookupError(f"no code cell of {name} contains {through!r}")
-    kept = [src for i, src in enumerate(sources[: stop + 1]) if i == stop or not any(d in src for d in drop)]
+
+    def wanted(i: int, src: str) -> bool:
+        if i == stop:
+            return True
+        if only is not None and i > 0 and not any(o in src for o in only):
+            return False
+        return not any(d in src for d in drop)
+
+    kept = [src for i, src in enumerate(sources[: stop + 1]) if wanted(i, src)]
     for old, new in replace:
         if not any(old in src for src in kept):
             raise LookupError(f"{old!r} is not in the cells of {name} up to {through!r}")
