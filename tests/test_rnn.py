@@ -63,3 +63,66 @@ def test_torch_threads_restores_the_setting():
     with pytest.raises(RuntimeError), tasks.torch_threads(1):
         raise RuntimeError("boom")
     assert torch.get_num_threads() == before
+
+
+# Break the mechanism: each central proof of notebooks 02 and 03 must fail, in its own cell and with an
+# AssertionError, when one line of the mechanism it proves is broken (tests/notebook_mutation.py). The
+# control arm, the same cells unbroken, is each notebook itself under nbval.
+KERAS_CELLS = [
+    "import keras",
+    "keras.layers",
+]  # TensorFlow: seconds to import; the proofs below do not use it
+
+
+@pytest.mark.slow
+def test_bptt_without_the_tanh_derivative_fails_the_proof():
+    from notebook_mutation import run_mutated
+
+    failure = run_mutated(
+        "02_rnn_and_bptt.ipynb",
+        through="BPTT by hand == autograd",
+        replace=[
+            (
+                "        da = (d_out[:, t] + delta_next) * df(hs[:, t])  # da_t = delta_t * f'(a_t)",
+                "        da = d_out[:, t] + delta_next  # broken: tanh's derivative forgotten",
+            )
+        ],
+        drop=KERAS_CELLS,
+    )
+    assert failure.cell == failure.through and failure.ename == "AssertionError", failure
+
+
+@pytest.mark.slow
+def test_jacobian_product_without_the_tanh_factor_fails_the_proof():
+    from notebook_mutation import run_mutated
+
+    failure = run_mutated(
+        "02_rnn_and_bptt.ipynb",
+        through="def last_20_steps(h):",
+        replace=[
+            (
+                "        jac = jac @ (df(hs[t])[:, None] * w_hh)  # one more step back: times diag(f'(a_t)) W_hh",
+                "        jac = jac @ w_hh  # broken: the diag(f'(a_t)) factor forgotten",
+            )
+        ],
+        drop=[*KERAS_CELLS, "BPTT by hand == autograd"],
+    )
+    assert failure.cell == failure.through and failure.ename == "AssertionError", failure
+
+
+@pytest.mark.slow
+def test_gru_with_the_interpolation_reversed_fails_the_proof():
+    from notebook_mutation import run_mutated
+
+    failure = run_mutated(
+        "03_gru.ipynb",
+        through="NumPy GRU == nn.GRU",
+        replace=[
+            (
+                "        h = (1 - z) * n + z * h  # z -> 1 keeps the old state",
+                "        h = z * n + (1 - z) * h  # broken: z keeps the candidate",
+            )
+        ],
+        drop=["import keras"],  # unbroken, the cell then stops at a NameError after the PyTorch check
+    )
+    assert failure.cell == failure.through and failure.ename == "AssertionError", failure
