@@ -1,16 +1,19 @@
 """Notebook 08's file programs, taken from its ``%%writefile`` cells (the notebook is their only copy).
 
 The torchrun script, the single-device script it is a diff of, and the Slurm batch file: they parse, the
-DDP script refuses to start without torchrun, and the single-device script trains and resumes from its
+DDP script refuses to start without torchrun, its learning rate follows the linear scaling rule with a
+warm-up (and the Slurm file asks for both), and the single-device script trains and resumes from its
 snapshot (the notebook itself never runs it). The elastic restart and the proof "2 nodes == crashed and
 resumed run" run in the notebook, under nbval.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import py_compile
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +84,28 @@ def test_slurm_file_is_valid_bash_and_meets_at_a_reachable_rendezvous(programs):
     for part in ("--rdzv-backend=c10d", '--rdzv-endpoint="$head_node', "train_ddp.py", "srun"):
         assert part in commands, part
     assert "localhost" not in commands
+
+
+def _import(path: Path):
+    spec = importlib.util.spec_from_file_location(f"nb08_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # defines the functions; main() runs only as a program
+    return module
+
+
+def test_ddp_script_scales_the_learning_rate_linearly_after_a_warm_up(programs):
+    script = _import(programs["train_ddp.py"])
+    args = script.parse_args(
+        ["--batch-size", "64", "--lr", "0.1", "--lr-batch", "128", "--warmup-epochs", "4"]
+    )
+    lrs = [script.learning_rate(args, 8, epoch) for epoch in range(6)]  # global batch 512 = 4 x --lr-batch
+    assert lrs == pytest.approx([0.1, 0.175, 0.25, 0.325, 0.4, 0.4])
+    no_warmup = script.parse_args(["--batch-size", "32", "--lr", "0.05"])  # --lr-batch 64 by default
+    assert [script.learning_rate(no_warmup, w, 0) for w in (1, 2, 16)] == pytest.approx([0.025, 0.05, 0.4])
+
+
+def test_slurm_file_scales_the_learning_rate_with_a_warm_up(programs):
+    commands = programs["ddp_multinode.sbatch"].read_text().split("set -euo pipefail")[1]
+    (options,) = [line for line in commands.splitlines() if "--batch-size" in line]
+    args = _import(programs["train_ddp.py"]).parse_args(shlex.split(options.rstrip("\\")))
+    assert args.warmup_epochs >= 1 and args.lr_batch < 8 * args.batch_size  # 8 GPUs: the rate is scaled up
