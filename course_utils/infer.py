@@ -105,7 +105,8 @@ def distributed_predict(
     return_timings: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, list[dict[str, float]]]:
     """Predict ``inputs`` with ``world_size`` processes (:func:`course_utils.launch.run`); outputs in input
-    order, exactly as one process would compute them (notebook 10).
+    order, as one process would compute them: the same classes, the same numbers to float32 precision
+    (notebook 10).
 
     ``model`` is an ``nn.Module`` (sent to the workers by value) or the path of a ``torch.export`` (``.pt2``)
     or TorchScript file that each worker loads. Any number of rows works, fewer rows than ranks included.

@@ -45,7 +45,15 @@ def test_predict_local_batches_and_empty_input():
     torch.testing.assert_close(infer.predict_local(net, x, batch_size=3), full, rtol=1e-6, atol=1e-6)
     empty = infer.predict_local(net, x[:0])
     assert empty.shape == (0, 10)
-    assert not net.training  # eval mode: dropout off
+
+
+def test_predict_local_switches_dropout_off():
+    """Net has dropout: a model handed over in training mode must still predict deterministically."""
+    net, x = _net().train(), torch.randn(10, 1, 28, 28)
+    first = infer.predict_local(net, x)
+    assert not net.training
+    assert torch.equal(infer.predict_local(net, x), first)
+    torch.testing.assert_close(first, _net()(x).detach(), rtol=1e-6, atol=1e-6)  # == the eval-mode model
 
 
 def test_identity_model_proves_order_and_exactness_bitwise():

@@ -132,9 +132,11 @@ def test_worker_may_use_module_like_objects():
     """torch.backends.cudnn is not a module but stands in sys.modules for one: it travels by name."""
 
     def worker(rank, world_size):
-        return torch.backends.cudnn.allow_tf32 in (True, False)
+        cudnn = torch.backends.cudnn
+        return type(cudnn).__name__, cudnn.allow_tf32, cudnn.is_available()
 
-    assert launch.run(worker, 1) == [True]
+    cudnn = torch.backends.cudnn
+    assert launch.run(worker, 1) == [(type(cudnn).__name__, cudnn.allow_tf32, cudnn.is_available())]
 
 
 @pytest.mark.slow

@@ -30,7 +30,7 @@ def spark():
 def test_session_is_local_loopback_without_ui(spark):
     conf = spark.sparkContext.getConf()
     assert spark.sparkContext.master == "local[2]"
-    assert conf.get("spark.ui.enabled") == "false"
+    assert spark.sparkContext.uiWebUrl is None  # no web UI is serving
     assert conf.get("spark.driver.host") == "127.0.0.1"
 
 
