@@ -138,9 +138,13 @@ def test_device_plan_refuses_bad_input(args, error):
 
 
 def test_this_rank_reads_the_launcher_or_computes(monkeypatch):
-    monkeypatch.setenv("COURSE_RANK_BACKEND", "gloo")
-    monkeypatch.setenv("COURSE_RANK_DEVICE", "cpu")
-    assert devices.this_rank().backend == "gloo"
+    # an entry no computation here gives (rank 3 of a 1-rank plan, a GPU): only reading the launcher's passes
+    monkeypatch.setenv("COURSE_RANK_BACKEND", "nccl")
+    monkeypatch.setenv("COURSE_RANK_DEVICE", "cuda:3")
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    entry = devices.this_rank()
+    assert (entry.rank, entry.backend, entry.device) == (3, "nccl", "cuda:3")
+    assert entry.reason == "from the launcher"
     monkeypatch.delenv("COURSE_RANK_BACKEND")
     monkeypatch.delenv("COURSE_RANK_DEVICE")
     monkeypatch.setenv("LOCAL_RANK", "1")

@@ -53,7 +53,7 @@ def test_train_epoch_learns_and_reports_consistent_metrics():
     after = evaluate(model, loader, "cpu")
     assert stats[0]["images"] == 256 and stats[0]["images_per_s"] > 0 and stats[0]["seconds"] > 0
     assert after["loss"] < before["loss"] and after["accuracy"] >= 0.97
-    assert 0 <= stats[-1]["accuracy"] <= 1
+    assert stats[-1]["accuracy"] >= 0.9  # the running training accuracy, counted while the weights change
     model.train()  # evaluate restores the mode it found
     evaluate(model, loader, "cpu")
     assert model.training
