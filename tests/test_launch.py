@@ -132,11 +132,18 @@ def test_worker_may_use_module_like_objects():
     """torch.backends.cudnn is not a module but stands in sys.modules for one: it travels by name."""
 
     def worker(rank, world_size):
+        import sys
+
         cudnn = torch.backends.cudnn
-        return type(cudnn).__name__, cudnn.allow_tf32, cudnn.is_available()
+        return type(cudnn).__name__, cudnn is sys.modules["torch.backends.cudnn"], cudnn.allow_tf32
 
     cudnn = torch.backends.cudnn
-    assert launch.run(worker, 1) == [(type(cudnn).__name__, cudnn.allow_tf32, cudnn.is_available())]
+    before = cudnn.allow_tf32
+    cudnn.allow_tf32 = False  # a copy sent by value would carry this; the worker's own module has the default
+    try:
+        assert launch.run(worker, 1) == [(type(cudnn).__name__, True, True)]
+    finally:
+        cudnn.allow_tf32 = before
 
 
 @pytest.mark.slow
