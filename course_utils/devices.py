@@ -58,7 +58,7 @@ def device_plan(
       ``CUDA_VISIBLE_DEVICES`` (node ``n`` sees GPUs ``n*L .. n*L+L-1``), so ``LOCAL_RANK`` picks ``cuda:i``.
     * fewer GPUs than ranks: NCCL refuses two ranks on one GPU, so gloo on the CPU with the reason;
       ``course_device="cuda"`` instead shares the GPUs round-robin over gloo.
-      Gloo moves CUDA tensors only in ``all_reduce`` and ``broadcast`` (enough for DDP), not in
+      Gloo moves CUDA tensors in ``all_reduce`` and ``broadcast`` (enough for DDP), not in
       ``send``/``recv``/``all_gather``/``gather``/``scatter``: hand-written collectives need one of the other plans.
 
     Ranks are numbered node by node: rank ``r`` is local rank ``r % L`` on node ``r // L``.

@@ -6,8 +6,7 @@ predictions == single-process ones, ...), changes one line of the mechanism the 
 Jupyter kernel up to the proof cell, and asserts that the proof cell is the one that fails. If a
 proof still passes with its mechanism broken, it proves nothing.
 
-    failure = run_mutated("08_ddp.ipynb", through="assert_ddp_equal", replace=[(old, new)])
-    assert failure.cell == failure.through and failure.ename == "AssertionError"
+    assert_proof_fails("08_ddp.ipynb", through="assert_ddp_equal", replace=[(old, new)])
 """
 
 from __future__ import annotations
@@ -88,3 +87,10 @@ def run_mutated(
         )
         return Failure(failed, len(kept) - 1, error.ename, error.evalue)
     return Failure(None, len(kept) - 1, "", "")
+
+
+def assert_proof_fails(name: str, through: str, replace: list[tuple[str, str]], **kwargs) -> Failure:
+    """Run :func:`run_mutated` and require the `through` cell itself to fail with an AssertionError."""
+    failure = run_mutated(name, through, replace, **kwargs)
+    assert failure.cell == failure.through and failure.ename == "AssertionError", failure
+    return failure
