@@ -5,31 +5,48 @@ Taught in notebook 00; used by every training notebook. Notebooks never hard-cod
 * one process: :func:`pick_torch_device`;
 * several processes: :func:`device_plan` (pure: GPU count, world size, nodes, ``COURSE_DEVICE`` in, each
   rank's backend, device and ``CUDA_VISIBLE_DEVICES`` out); a worker asks :func:`rank_device` for its entry;
-* TensorFlow on a CPU-only machine: :func:`configure_tf_logical_cpus` *before* anything touches TF's devices.
+* a process started by another launcher (``torchrun``, Slurm's ``srun``): :func:`launcher_rank` (pure);
+* TensorFlow: :func:`configure_tensorflow` (GPU memory growth, logical CPUs) *before* anything touches TF's
+  devices, and :func:`tf_replica_devices` for the devices a ``MirroredStrategy`` mirrors over;
+* equivalence proofs on GPUs: :func:`full_precision` (no TF32, optionally deterministic kernels), and timings
+  of GPU work: :func:`synchronize`.
 
 ``COURSE_DEVICE``: unset or ``auto`` (GPUs when there are enough, else the CPU), ``cpu`` (force the CPU),
 ``cuda`` (force GPUs; several ranks may share one over gloo).
+
+Importing this module sets ``TF_FORCE_GPU_ALLOW_GROWTH=true`` unless it is set: TensorFlow on a GPU would
+otherwise reserve nearly all of the GPU's memory at start-up, and PyTorch in the same process (or kernel)
+would find none left.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
+os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # read when TF initialises a GPU (see above)
+
 __all__ = [
     "RankDevice",
     "device_plan",
+    "launcher_rank",
     "this_rank",
     "rank_device",
     "Inventory",
     "inventory",
     "pick_torch_device",
     "configure_tf_logical_cpus",
+    "configure_tensorflow",
+    "tf_replica_devices",
+    "full_precision",
+    "synchronize",
     "seed_everything",
     "TFAlreadyInitializedError",
 ]
@@ -92,22 +109,70 @@ def device_plan(
     return [RankDevice(r, "gloo", "cpu", None, why) for r in range(world_size)]
 
 
+def launcher_rank(
+    local_rank: int,
+    local_world_size: int,
+    visible_gpus: int,
+    under_torchrun: bool,
+    course_device: str | None = None,
+) -> RankDevice:
+    """This process's entry when another launcher started it (``torchrun``, ``srun``, ``mpirun``). Pure.
+
+    * ``COURSE_DEVICE=cpu`` or no visible GPU: gloo on the CPU.
+    * at least one visible GPU per process of this node: NCCL on ``cuda:local_rank``.
+    * exactly one visible GPU, not under torchrun: the launcher bound one GPU to each process
+      (``srun --gpus-per-task=1``, or ``CUDA_VISIBLE_DEVICES`` set per process): NCCL on ``cuda:0``.
+      torchrun never does that (all its processes see the node's GPUs), so there the same case means
+      more processes than GPUs.
+    * more processes than GPUs: ``COURSE_DEVICE=cuda`` shares them round-robin over gloo; otherwise a
+      clear error (never a silent fall-back to the CPU on a GPU machine).
+    """
+    if local_world_size < 1 or not 0 <= local_rank < local_world_size or visible_gpus < 0:
+        raise ValueError(
+            f"need 0 <= local_rank < local_world_size and visible_gpus >= 0; got {local_rank}, "
+            f"{local_world_size}, {visible_gpus}"
+        )
+    mode = (course_device or "auto").lower()
+    if mode not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"COURSE_DEVICE must be auto, cpu or cuda, not {course_device!r}")
+    if mode == "cuda" and visible_gpus == 0:
+        raise RuntimeError("COURSE_DEVICE=cuda but this process sees no CUDA GPU")
+    if mode == "cpu" or visible_gpus == 0:
+        why = "COURSE_DEVICE=cpu" if mode == "cpu" else "no CUDA GPU"
+        return RankDevice(local_rank, "gloo", "cpu", None, why)
+    if visible_gpus >= local_world_size:
+        return RankDevice(local_rank, "nccl", f"cuda:{local_rank}", None, "one GPU per process")
+    if visible_gpus == 1 and not under_torchrun:
+        return RankDevice(local_rank, "nccl", "cuda:0", None, "the launcher bound one GPU to this process")
+    if mode == "cuda":
+        why = f"{local_world_size} processes share {visible_gpus} GPU(s) over gloo (COURSE_DEVICE=cuda)"
+        return RankDevice(local_rank, "gloo", f"cuda:{local_rank % visible_gpus}", None, why)
+    raise RuntimeError(
+        f"{local_world_size} processes on this node but {visible_gpus} visible GPU(s): NCCL needs one GPU per "
+        f"process. Start at most {visible_gpus} process(es) per node, bind one GPU to each process, set "
+        "COURSE_DEVICE=cpu to train on the CPU (gloo), or COURSE_DEVICE=cuda to share the GPUs over gloo."
+    )
+
+
 def this_rank(rank: int | None = None, world_size: int | None = None) -> RankDevice:
     """This process's entry of the plan.
 
     Inside :func:`course_utils.launch.run` the launcher passes it in ``COURSE_RANK_BACKEND`` and
-    ``COURSE_RANK_DEVICE``; under ``torchrun`` (or any launcher that sets ``LOCAL_RANK`` and
-    ``LOCAL_WORLD_SIZE``) it is computed for this node from the GPUs this process sees.
+    ``COURSE_RANK_DEVICE``; under ``torchrun``, ``srun`` or any launcher that sets ``LOCAL_RANK`` and
+    ``LOCAL_WORLD_SIZE`` (Slurm's ``SLURM_LOCALID`` and ``SLURM_NTASKS_PER_NODE`` also count) it is
+    :func:`launcher_rank` of the GPUs this process sees.
     """
     backend, name = os.environ.get("COURSE_RANK_BACKEND"), os.environ.get("COURSE_RANK_DEVICE")
-    local = int(os.environ.get("LOCAL_RANK", rank or 0))
+    env = os.environ
+    local = int(env.get("LOCAL_RANK", env.get("SLURM_LOCALID", rank or 0)))
     if backend and name:
-        return RankDevice(local, backend, name, os.environ.get("CUDA_VISIBLE_DEVICES"), "from the launcher")
+        return RankDevice(local, backend, name, env.get("CUDA_VISIBLE_DEVICES"), "from the launcher")
     import torch
 
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world_size or 1))
+    slurm_world = env.get("SLURM_NTASKS_PER_NODE", "").split("(")[0]  # "4" or "4(x2)"
+    local_world = int(env.get("LOCAL_WORLD_SIZE") or slurm_world or world_size or 1)
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    return device_plan(local_world, gpus, 1, os.environ.get("COURSE_DEVICE"))[local]
+    return launcher_rank(local, local_world, gpus, "TORCHELASTIC_RUN_ID" in env, env.get("COURSE_DEVICE"))
 
 
 def rank_device(rank: int | None = None, world_size: int | None = None):
@@ -242,6 +307,107 @@ def configure_tf_logical_cpus(n: int) -> list[str]:
             "other TensorFlow call."
         ) from None
     return [d.name for d in tf.config.list_logical_devices("CPU")]
+
+
+def configure_tensorflow(logical_cpus: int = 0) -> dict[str, list[str]]:
+    """Prepare TensorFlow's devices; call it before anything else touches them. Returns the device names.
+
+    Every GPU takes memory as it needs it (memory growth), so PyTorch in the same process still finds some.
+    ``logical_cpus=n`` splits the CPU into ``n`` logical devices when fewer than ``n`` GPUs are visible, so a
+    ``MirroredStrategy`` of ``n`` replicas runs on any machine (see :func:`tf_replica_devices`).
+    """
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialised: TF_FORCE_GPU_ALLOW_GROWTH (set on import) applied then
+            pass
+    if logical_cpus and len(gpus) < logical_cpus:
+        configure_tf_logical_cpus(logical_cpus)
+    return {kind: [d.name for d in tf.config.list_logical_devices(kind)] for kind in ("GPU", "CPU")}
+
+
+def tf_replica_devices(n: int) -> list[str]:
+    """The ``n`` devices a TensorFlow ``MirroredStrategy`` of ``n`` replicas should use: ``n`` GPUs when that
+    many are visible, else ``n`` logical CPUs (which :func:`configure_tensorflow` must have made)."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    import tensorflow as tf
+
+    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+    if len(gpus) >= n:
+        return gpus[:n]
+    cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+    if len(cpus) < n:
+        raise RuntimeError(
+            f"{n} replicas need {n} GPUs or {n} logical CPUs; TensorFlow sees {len(gpus)} GPU(s) and {len(cpus)} "
+            f"logical CPU(s). Restart the kernel and call configure_tensorflow(logical_cpus={n}) first."
+        )
+    return cpus[:n]
+
+
+def _tf32_leaves():
+    """(object, attribute) pairs that decide TF32 in PyTorch: the fp32_precision API (PyTorch >= 2.9), else
+    the legacy allow_tf32 flags. Only one API is touched: reading the legacy flags after the new API was used
+    raises in recent PyTorch."""
+    import torch
+
+    b = torch.backends
+    if hasattr(getattr(b.cudnn, "conv", None), "fp32_precision"):
+        return [
+            (b.cuda.matmul, "fp32_precision"),
+            (b.cudnn.conv, "fp32_precision"),
+            (b.cudnn.rnn, "fp32_precision"),
+        ]
+    return [(b.cuda.matmul, "allow_tf32"), (b.cudnn, "allow_tf32")]
+
+
+@contextlib.contextmanager
+def full_precision(deterministic: bool = False) -> Iterator[None]:
+    """Inside the block, float32 work on NVIDIA GPUs runs in full float32 (no TF32, which keeps 10 mantissa
+    bits) with ``cudnn.benchmark`` off; ``deterministic=True`` also asks for deterministic kernels (and sets
+    ``CUBLAS_WORKSPACE_CONFIG``, which cuBLAS needs for them). Everything is restored on exit. On a CPU it
+    changes nothing that matters, so proofs call it unconditionally."""
+    import torch
+
+    leaves = _tf32_leaves()
+    saved = [getattr(obj, name) for obj, name in leaves]
+    saved_bench, saved_det = torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic
+    saved_algos = torch.are_deterministic_algorithms_enabled()
+    saved_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    saved_ws = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    try:
+        for obj, name in leaves:
+            setattr(obj, name, "ieee" if name == "fp32_precision" else False)
+        torch.backends.cudnn.benchmark = False
+        if deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.backends.cudnn.deterministic = True
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        yield
+    finally:
+        for (obj, name), value in zip(leaves, saved, strict=True):
+            setattr(obj, name, value)
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved_bench, saved_det
+        torch.use_deterministic_algorithms(saved_algos, warn_only=saved_warn)
+        if saved_ws is None:
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+
+
+def synchronize(device=None) -> None:
+    """Wait until ``device``'s queued work is done (CUDA and MPS run asynchronously); a no-op on the CPU.
+
+    Time GPU work only between two calls of this: otherwise the clock stops when the work is *queued*.
+    """
+    import torch
+
+    kind = torch.device(device).type if device is not None else None
+    if kind in (None, "cuda") and torch.cuda.is_available():
+        torch.cuda.synchronize(device)
+    elif kind == "mps":
+        torch.mps.synchronize()
 
 
 def seed_everything(seed: int = 0, deterministic: bool = False) -> None:

@@ -49,6 +49,7 @@ __all__ = [
     "run_torchrun",
     "free_port",
     "plan_for",
+    "torchrun_env",
     "RankFailedError",
     "run_programs",
     "ProgramResult",
@@ -140,8 +141,10 @@ def _worker(
 
         if threads:
             torch.set_num_threads(threads)
-        if device.startswith("cuda"):
-            torch.cuda.set_device(torch.device(device))
+        # the device first, then the group: NCCL binds its communicator to the device it is given
+        device_id = torch.device(device) if device.startswith("cuda") else None
+        if device_id is not None:
+            torch.cuda.set_device(device_id)
         fn, args = cloudpickle.loads(payload)
         if init_group:
             dist.init_process_group(
@@ -150,6 +153,7 @@ def _worker(
                 world_size=world_size,
                 timeout=timedelta(seconds=timeout),
                 init_method=f"tcp://127.0.0.1:{port}",
+                device_id=device_id if backend == "nccl" else None,
             )
         result = fn(rank, world_size, *args)
         payload = _dumps(result)  # tensors travel by value, not as shared memory
@@ -419,10 +423,11 @@ def run_programs(
 
 
 _TORCHRUN_RUNNER = """
-import os, sys, cloudpickle, torch.distributed as dist
-from course_utils.devices import this_rank
+import os, sys, cloudpickle, torch, torch.distributed as dist
+from course_utils.devices import rank_device, this_rank
 fn, args = cloudpickle.load(open(sys.argv[1], "rb"))
-dist.init_process_group(this_rank().backend)
+device = rank_device()  # the device first (selected when it is a GPU), then the group bound to it
+dist.init_process_group(this_rank().backend, device_id=device if this_rank().backend == "nccl" else None)
 result = fn(dist.get_rank(), dist.get_world_size(), *args)
 with open(os.path.join(sys.argv[2], f"rank{dist.get_rank()}.pkl"), "wb") as f:
     cloudpickle.dump(result, f)
@@ -431,12 +436,24 @@ dist.destroy_process_group()
 """
 
 
+def torchrun_env(nproc: int, device: str | None = None) -> dict[str, str]:
+    """Environment for ``nproc`` torchrun processes started from a notebook on this machine: the plan of
+    :func:`plan_for` turned into ``COURSE_DEVICE``. On a machine with fewer GPUs than ``nproc`` the plan is the
+    CPU, and ``COURSE_DEVICE=cpu`` says so explicitly (torchrun's processes would otherwise refuse to
+    oversubscribe the GPUs, see ``devices.launcher_rank``)."""
+    plan = plan_for(nproc, device)
+    if plan[0].device == "cpu":
+        return {"COURSE_DEVICE": "cpu"}
+    return {"COURSE_DEVICE": "cuda"} if plan[0].backend == "gloo" else {}
+
+
 def run_torchrun(
     fn: Callable[..., Any], nproc: int, args: Sequence[Any] = (), timeout: float = 300.0
 ) -> list[Any]:
     """Run ``fn(rank, world_size, *args)`` under ``torchrun --standalone --nproc-per-node=nproc``; results in
     rank order. ``fn`` travels by value (a function written in a notebook works); each process starts its
-    group with the plan's backend (``devices.this_rank()``), as a torchrun script does."""
+    group with the plan's backend (``devices.this_rank()``), as a torchrun script does. The processes get
+    :func:`torchrun_env`: with fewer GPUs than ``nproc`` they are told to use the CPU, as :func:`run` would."""
     with tempfile.TemporaryDirectory(prefix="course_torchrun_") as folder:
         job, runner = os.path.join(folder, "job.pkl"), os.path.join(folder, "runner.py")
         with open(job, "wb") as f:
@@ -444,7 +461,7 @@ def run_torchrun(
         with open(runner, "w") as f:
             f.write(_TORCHRUN_RUNNER)
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
-        env = {"OMP_NUM_THREADS": "1", "TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}
+        env = {**torchrun_env(nproc), "OMP_NUM_THREADS": "1", "TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}
         (result,) = run_programs([[*cmd, runner, job, folder]], [env], timeout=timeout)
         if result.returncode != 0:
             raise RankFailedError(

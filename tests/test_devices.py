@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -152,3 +153,80 @@ def test_this_rank_reads_the_launcher_or_computes(monkeypatch):
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
     assert devices.this_rank() == devices.device_plan(2, 0, 1, "cpu")[1]
     assert devices.rank_device().type == "cpu"
+
+
+@pytest.mark.parametrize(
+    "local_rank, local_world, gpus, torchrun, course_device, backend, device",
+    [
+        (1, 4, 0, True, None, "gloo", "cpu"),  # CPU-only node
+        (3, 4, 8, True, None, "nccl", "cuda:3"),  # torchrun on an 8-GPU node
+        (7, 8, 8, True, None, "nccl", "cuda:7"),
+        (2, 4, 1, False, None, "nccl", "cuda:0"),  # srun --gpus-per-task=1: each process sees its own GPU
+        (1, 2, 2, True, "cpu", "gloo", "cpu"),  # COURSE_DEVICE=cpu wins
+        (3, 4, 2, True, "cuda", "gloo", "cuda:1"),  # asked to share: round-robin over gloo
+        (1, 2, 1, True, "cuda", "gloo", "cuda:0"),
+        (0, 1, 1, True, None, "nccl", "cuda:0"),
+    ],
+)
+def test_launcher_rank_table(local_rank, local_world, gpus, torchrun, course_device, backend, device):
+    entry = devices.launcher_rank(local_rank, local_world, gpus, torchrun, course_device)
+    assert (entry.backend, entry.device) == (backend, device)
+
+
+@pytest.mark.parametrize("gpus, torchrun", [(1, True), (2, True), (2, False)])
+def test_launcher_rank_refuses_more_processes_than_gpus(gpus, torchrun):
+    with pytest.raises(RuntimeError, match="COURSE_DEVICE=cpu"):
+        devices.launcher_rank(0, 4, gpus, torchrun)
+
+
+def test_this_rank_under_torchrun_env(monkeypatch):
+    for name in ("COURSE_RANK_BACKEND", "COURSE_RANK_DEVICE", "COURSE_DEVICE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "x")
+    if torch.cuda.device_count() in (1,):  # 2 processes on 1 GPU: refused unless asked
+        with pytest.raises(RuntimeError):
+            devices.this_rank()
+        monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    entry = devices.this_rank()
+    assert entry.rank == 1
+    assert entry.device == ("cuda:1" if torch.cuda.device_count() >= 2 else "cpu")
+
+
+def test_device_plan_with_many_gpus_and_sharing():
+    eight = devices.device_plan(8, 8, 1, "cuda")
+    assert [p.device for p in eight] == [f"cuda:{r}" for r in range(8)] and {p.backend for p in eight} == {
+        "nccl"
+    }
+    shared = devices.device_plan(4, 1, 1, "cuda")  # 4 ranks share GPU 0 over gloo
+    assert [p.device for p in shared] == ["cuda:0"] * 4 and {p.backend for p in shared} == {"gloo"}
+    nodes = devices.device_plan(4, 2, 2, "cuda")  # 2 simulated nodes of 2 ranks, 2 GPUs: too few for NCCL
+    assert {p.backend for p in nodes} == {"gloo"}
+
+
+def test_full_precision_sets_and_restores():
+    leaves = devices._tf32_leaves()
+    before = [getattr(obj, name) for obj, name in leaves]
+    bench = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        with devices.full_precision(deterministic=True):
+            assert all(getattr(o, n) in ("ieee", False) for o, n in leaves)
+            assert torch.backends.cudnn.benchmark is False
+            assert torch.are_deterministic_algorithms_enabled()
+            assert os.environ["CUBLAS_WORKSPACE_CONFIG"]
+        assert [getattr(obj, name) for obj, name in leaves] == before
+        assert torch.backends.cudnn.benchmark is True
+        assert not torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.backends.cudnn.benchmark = bench
+
+
+def test_importing_devices_lets_tensorflow_grow_gpu_memory():
+    assert os.environ.get("TF_FORCE_GPU_ALLOW_GROWTH") in ("true", "false")  # set unless the user set it
+
+
+def test_synchronize_on_cpu_is_a_no_op():
+    devices.synchronize("cpu")
+    devices.synchronize(torch.device("cpu"))
