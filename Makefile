@@ -15,7 +15,7 @@ DATA_FLAGS := $(if $(filter 1,$(FULL)),--full,)
 DATA_DIR := $(CURDIR)/data/$(if $(filter 1,$(FULL)),mnist-full,mnist)
 export COURSE_DATA_DIR := $(DATA_DIR)
 
-.PHONY: help env data course test unit lab student lint format saved bench clean
+.PHONY: help env data course test unit portable lab student lint format saved bench clean
 
 help:
 	@echo "make course   set up, fetch data, execute every notebook into build/ (ipynb + html), print a table"
@@ -25,6 +25,7 @@ help:
 	@echo "make site     static HTML of the executed course in build/site/"
 	@echo "make grade SUBMISSIONS=dir   grade dir/<student>/NN_x.ipynb into build/grades.csv"
 	@echo "make unit     unit tests only (fast)     make lint   ruff (code + notebooks)     make bench   benchmarks"
+	@echo "make portable the proof notebooks under other CPU kernels and thread counts [CONFIGS=... ONLY=...]"
 	@echo "make saved    regenerate course_utils' saved copies of #@save notebook cells"
 	@echo "make gpu-check [PYTHON=python3]   GPU paths as a table (on a GPU machine; uses PYTHON's torch if it has one)"
 	@echo "FULL=1        use the full 70,000-image MNIST in data/mnist-full (download needs internet)"
@@ -47,8 +48,14 @@ data: env
 course: env data
 	$(PY) -m course_tools.run_course
 
+# The notebooks' committed outputs come from the native CPU kernels; `make test` reruns them on ATen's portable
+# kernels (ATEN_CPU_CAPABILITY=default), so every run checks that the proofs hold on another instruction set.
 test: env data
-	$(PY) -m pytest
+	ATEN_CPU_CAPABILITY=default $(PY) -m pytest
+
+# The proof notebooks under other CPU kernels and thread counts (course_tools/portable.py; about 30-40 min).
+portable: env data
+	$(PY) -m course_tools.portable $(if $(CONFIGS),--configs $(CONFIGS),) $(if $(ONLY),--only $(ONLY),)
 
 unit: env data
 	$(PY) -m pytest tests -m "not slow"
