@@ -1,8 +1,15 @@
-"""Timing done right: warm-up, repeats, medians and spread, throughput, latency percentiles.
+"""Timing done right: warm-up, repeats, medians and spread, throughput, latency percentiles; and the course's
+one rule for comparing noisy measurements, :func:`compare`.
 
-Taught in notebook 11, used wherever the course states a speed. A timing is never a pass/fail test:
-notebooks print these numbers (beside :func:`machine_label`) and tests only check the arithmetic. The
-scaling analysis (speedup, efficiency, Amdahl's law) is written in notebook 11's own cells.
+Taught in the evaluation notebook, used wherever the course states a speed or compares seeds. A timing is
+never a pass/fail test: notebooks print these numbers (beside :func:`machine_label`) and tests only check the
+arithmetic. The scaling analysis (speedup, efficiency, Amdahl's law) is written in the notebook's own cells.
+
+**The comparison rule.** A is called lower (faster, better) than B only when *every* repeat says so: for
+independent repeats, when the ranges of A and B do not overlap (A's worst is better than B's best); for paired
+repeats (the same seed on both sides), when every pair's difference has the same sign. Otherwise the verdict is
+"about the same", and the ratio is printed with the range the repeats allow. With 3 repeats a side this is
+strict on purpose: a claim the spread does not support is not made.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Timing", "time_it", "machine_label", "percentile"]
+__all__ = ["Timing", "time_it", "machine_label", "percentile", "Comparison", "compare"]
 
 
 @dataclass(frozen=True)
@@ -142,3 +149,45 @@ def percentile(values: Sequence[float], q: float) -> float:
     lo = math.floor(pos)
     hi = min(lo + 1, len(xs) - 1)
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The outcome of :func:`compare`: ``ratio`` of medians A/B, its ``low``-``high`` range over the repeats,
+    and ``verdict``, one of the three words given to :func:`compare`."""
+
+    ratio: float
+    low: float
+    high: float
+    verdict: str
+
+    def __str__(self) -> str:
+        return f"{self.verdict} ({self.ratio:.2f}x [{self.low:.2f}, {self.high:.2f}])"
+
+
+def compare(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    paired: bool = False,
+    words: tuple[str, str, str] = ("faster than", "slower than", "about as fast as"),
+) -> Comparison:
+    """Compare repeated measurements ``a`` with ``b`` (times, losses: lower is the first word) by the course's
+    one rule (module docstring): ``words[0]`` when every repeat says A < B, ``words[1]`` when every repeat says
+    A > B, else ``words[2]``. ``paired=True``: ``a[i]`` and ``b[i]`` share a seed, and pairs are compared.
+    The range of the ratio: over pairs when paired, else min(a)/max(b) to max(a)/min(b)."""
+    a, b = [float(v) for v in a], [float(v) for v in b]
+    if not a or not b:
+        raise ValueError("compare needs at least one value on each side")
+    if min(a + b) <= 0:
+        raise ValueError("compare needs positive measurements (times, losses, error rates)")
+    ratio = statistics.median(a) / statistics.median(b)
+    if paired:
+        if len(a) != len(b):
+            raise ValueError(f"paired comparison of {len(a)} and {len(b)} values")
+        ratios = [x / y for x, y in zip(a, b, strict=True)]
+        low, high = min(ratios), max(ratios)
+    else:
+        low, high = min(a) / max(b), max(a) / min(b)
+    verdict = words[0] if high < 1 else words[1] if low > 1 else words[2]
+    return Comparison(ratio, low, high, verdict)

@@ -41,3 +41,24 @@ def test_time_it_counts_repeats_and_items():
     calls = []
     t = bench.time_it(lambda: calls.append(1), repeats=4, warmup=2, items=8)
     assert len(calls) == 6 and len(t.times) == 4 and t.items == 8
+
+
+def test_compare_one_rule_unpaired_and_paired():
+    fast, slow, mixed = [1.0, 1.1, 1.05], [1.2, 1.3, 1.25], [1.0, 1.4, 1.22]
+    assert bench.compare(fast, slow).verdict == "faster than"
+    assert bench.compare(slow, fast).verdict == "slower than"
+    assert bench.compare(mixed, slow).verdict == "about as fast as"  # ranges overlap
+    c = bench.compare(slow, fast)
+    assert (c.ratio, c.low, c.high) == pytest.approx((1.25 / 1.05, 1.2 / 1.1, 1.3 / 1.0))
+    # paired: seed by seed A is always lower, although the unpaired ranges overlap
+    a, b = [0.30, 0.50, 0.70], [0.31, 0.52, 0.75]
+    assert bench.compare(a, b).verdict == "about as fast as"
+    assert (
+        bench.compare(a, b, paired=True, words=("lower than", "higher than", "about as")).verdict
+        == "lower than"
+    )
+    assert str(bench.compare(fast, slow)).startswith("faster than (0.84x [")
+    with pytest.raises(ValueError):
+        bench.compare([1.0], [1.0, 2.0], paired=True)
+    with pytest.raises(ValueError):
+        bench.compare([], [1.0])
