@@ -11,23 +11,27 @@ The knobs (each a :class:`Config` field):
 * ``batch`` - bigger batches amortise kernel launches; this model is tiny, so it may need huge ones;
 * ``channels_last`` - NHWC memory layout, which many fast convolution kernels prefer;
 * ``cudnn_benchmark`` - let cuDNN time its algorithms for the shapes seen and keep the fastest;
-* ``tf32`` - TensorFloat-32 matmuls/convolutions on tensor cores (fp32 storage, 10-bit mantissa products);
+* ``tf32`` - TensorFloat-32 matmuls/convolutions on tensor cores (fp32 storage, 10-bit mantissa products),
+  set through ``fp32_precision`` (``"tf32"``/``"ieee"``; the legacy ``allow_tf32`` flags only where PyTorch
+  lacks that API) and restored after each measurement;
 * ``dtype="bf16"`` - bfloat16 autocast;
 * ``compile`` - ``torch.compile`` mode (e.g. ``"max-autotune-no-cudagraphs"``) fusing the small ops;
 * ``cuda_graph`` - capture one forward pass as a CUDA graph and replay it (no per-kernel launch cost);
 * ``uint8_input`` - keep the images as uint8 (4x fewer bytes than float32) and normalise on the device,
   inside the timed forward.
 
-Whether a knob helps is what the table says on your GPU; nothing here assumes it.
+Whether a knob helps is what the table says on your GPU; nothing here assumes it. Every timing synchronises
+the device before it reads the clock (``course_utils.bench.time_it`` with ``devices.synchronize``), and the
+table names the device it ran on.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -36,7 +40,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from course_utils.bench import machine_label  # noqa: E402
+from course_utils.bench import machine_label, time_it  # noqa: E402
+from course_utils.devices import synchronize  # noqa: E402
 from course_utils.models import Net  # noqa: E402
 from course_utils.pipeline import MNIST_MEAN, MNIST_STD  # noqa: E402
 
@@ -93,21 +98,43 @@ def _inputs(cfg: Config, device: torch.device) -> torch.Tensor:
     return x
 
 
+def switches(cfg: Config) -> list[tuple[object, str, object]]:
+    """The global settings ``cfg`` decides, as ``(object, attribute, value)``, in the order to set and restore
+    them: ``cudnn.benchmark``, then TF32. TF32 through the ``fp32_precision`` API (``"tf32"`` or ``"ieee"``)
+    where PyTorch has it: matmuls, cuDNN as a whole (which ``torch.compile``'s convolution templates read; setting
+    it also sets its children) and then its convolutions and RNNs. The legacy ``allow_tf32`` flags only where that
+    API is absent (never both: reading the legacy flags after the new API was used can raise)."""
+    b = torch.backends
+    if hasattr(getattr(b.cudnn, "conv", None), "fp32_precision"):
+        v = "tf32" if cfg.tf32 else "ieee"
+        tf32 = [(obj, "fp32_precision", v) for obj in (b.cuda.matmul, b.cudnn, b.cudnn.conv, b.cudnn.rnn)]
+    else:
+        tf32 = [(b.cuda.matmul, "allow_tf32", cfg.tf32), (b.cudnn, "allow_tf32", cfg.tf32)]
+    return [(b.cudnn, "benchmark", cfg.cudnn_benchmark), *tf32]
+
+
+@contextlib.contextmanager
+def configured(cfg: Config) -> Iterator[None]:
+    """Inside the block the :func:`switches` of ``cfg`` are set; on exit they are restored."""
+    settings = switches(cfg)
+    saved = [getattr(obj, name) for obj, name, _ in settings]
+    try:
+        for obj, name, value in settings:
+            setattr(obj, name, value)
+        yield
+    finally:
+        for (obj, name, _), value in zip(settings, saved, strict=True):
+            setattr(obj, name, value)
+
+
 def measure(cfg: Config, device: str | torch.device = "cuda", repeats: int = 20, warmup: int = 5) -> dict:
-    """Images/s of ``Net`` inference under ``cfg`` (median of ``repeats`` timed forwards after ``warmup``)."""
+    """Images/s of ``Net`` inference under ``cfg`` (median of ``repeats`` timed forwards after ``warmup``;
+    the device is synchronised after every forward, inside the timed region)."""
     device = torch.device(device)
     cuda = device.type == "cuda"
     if (cfg.cuda_graph or cfg.cudnn_benchmark) and not cuda:
         raise ValueError(f"{cfg.name}: CUDA graphs and cudnn.benchmark need a CUDA device")
-    old = (
-        torch.backends.cudnn.benchmark,
-        torch.backends.cuda.matmul.allow_tf32,
-        torch.backends.cudnn.allow_tf32,
-    )
-    torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
-    torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
-    torch.backends.cudnn.allow_tf32 = cfg.tf32
-    try:
+    with configured(cfg):
         torch.manual_seed(0)
         model: nn.Module = Net().eval().to(device)
         if cfg.channels_last:
@@ -123,7 +150,6 @@ def measure(cfg: Config, device: str | torch.device = "cuda", repeats: int = 20,
             with torch.inference_mode(), autocast:
                 return model(x)
 
-        sync = torch.cuda.synchronize if cuda else (lambda: None)
         fn = forward
         if cfg.cuda_graph:
             stream = torch.cuda.Stream()
@@ -136,29 +162,15 @@ def measure(cfg: Config, device: str | torch.device = "cuda", repeats: int = 20,
             with torch.cuda.graph(graph):
                 static_out = forward()  # noqa: F841 - kept alive by the graph's memory pool
             fn = graph.replay
-        for _ in range(warmup):
-            fn()
-        sync()
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            sync()
-            times.append(time.perf_counter() - t0)
-        times.sort()
-        median = times[len(times) // 2]
+        timing = time_it(
+            fn, repeats=repeats, warmup=warmup, items=cfg.batch, sync=lambda: synchronize(device)
+        )
         return {
             **asdict(cfg),
             "device": _device_name(device),
-            "median_s": median,
-            "images_per_s": cfg.batch / median,
+            "median_s": timing.median,
+            "images_per_s": timing.throughput,
         }
-    finally:
-        (
-            torch.backends.cudnn.benchmark,
-            torch.backends.cuda.matmul.allow_tf32,
-            torch.backends.cudnn.allow_tf32,
-        ) = old
 
 
 def _device_name(device: torch.device) -> str:
@@ -227,8 +239,9 @@ def _safe(cfg: Config, device: str, repeats: int) -> dict:
 
 
 def format_table(rows: Sequence[dict]) -> str:
-    """The sweep as a fixed-width text table."""
-    lines = [f"{'config':<84} {'batch':>7} {'images/s':>12}"]
+    """The sweep as a fixed-width text table, under a line naming the device(s) it ran on."""
+    measured = [r["device"] for r in rows if "images_per_s" in r] or [r["device"] for r in rows]
+    lines = [f"device: {', '.join(dict.fromkeys(measured))}", f"{'config':<84} {'batch':>7} {'images/s':>12}"]
     for r in rows:
         value = f"{r['images_per_s'] / 1e6:>10.2f} M" if "images_per_s" in r else f"  failed: {r['error']}"
         lines.append(f"{r['name']:<84} {r['batch']:>7} {value}")
@@ -248,10 +261,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "no CUDA GPU visible: this sweep is meant for a GPU machine (use --device cpu to try it)"
         )
     rows = sweep(a.batch_sizes, device=a.device, repeats=a.repeats)
-    print(
-        _device_name(torch.device(a.device)),
-        f"| torch {torch.__version__} | {net_flops_per_image() / 1e6:.3f} MFLOP/image",
-    )
+    print(f"torch {torch.__version__} | {net_flops_per_image() / 1e6:.3f} MFLOP/image")
     print(format_table(rows))
     if a.json:
         with open(a.json, "w") as f:
