@@ -369,7 +369,9 @@ def full_precision(deterministic: bool = False) -> Iterator[None]:
     """Inside the block, float32 work on NVIDIA GPUs runs in full float32 (no TF32, which keeps 10 mantissa
     bits) with ``cudnn.benchmark`` off; ``deterministic=True`` also asks for deterministic kernels (and sets
     ``CUBLAS_WORKSPACE_CONFIG``, which cuBLAS needs for them). Everything is restored on exit. On a CPU it
-    changes nothing that matters, so proofs call it unconditionally."""
+    changes nothing that matters, so proofs call it unconditionally. Inside the block, reading the legacy
+    ``torch.backends.cudnn.allow_tf32`` raises in PyTorch 2.13 (so may ``torch.compile``'s max-autotune
+    convolution templates, which read it): run compiled code outside it."""
     import torch
 
     leaves = _tf32_leaves()
