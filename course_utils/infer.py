@@ -12,7 +12,7 @@ import torch.distributed as dist
 from torch import nn
 
 from course_utils import launch
-from course_utils.devices import rank_device
+from course_utils.devices import full_precision, rank_device, synchronize
 
 
 def split_rows(n: int, world_size: int) -> list[tuple[int, int]]:
@@ -77,21 +77,26 @@ def predict_local(model: nn.Module, inputs: torch.Tensor, batch_size: int = 1024
 
 
 def predict_worker(rank: int, world_size: int, model: ModelSpec, inputs: torch.Tensor, batch_size: int):
-    """One rank of :func:`distributed_predict`: predict this rank's rows on its device, gather to rank 0.
-
-    Returns ``(outputs on the CPU, or None off rank 0, seconds)``; ``seconds`` holds this rank's ``load``,
-    ``compute`` and ``gather`` times.
+    """One rank of :func:`distributed_predict`: predict this rank's rows on its device in full float32 (no
+    TF32), gather to rank 0. Returns ``(outputs on the CPU, or None off rank 0, seconds)``; ``seconds``
+    holds this rank's ``load``, ``compute`` and ``gather`` times, each measured after synchronising the device.
     """
     device = rank_device()  # from the launcher's device plan
-    t0 = time.perf_counter()
+
+    def clock() -> float:  # queued GPU work belongs to the phase that queued it
+        synchronize(device)
+        return time.perf_counter()
+
+    t0 = clock()
     net = load_model(model).to(device)
-    t1 = time.perf_counter()
+    t1 = clock()
     ranges = split_rows(len(inputs), world_size)
     start, end = ranges[rank]
-    local = predict_local(net, inputs[start:end].to(device), batch_size)
-    t2 = time.perf_counter()
+    with full_precision():
+        local = predict_local(net, inputs[start:end].to(device), batch_size)
+    t2 = clock()
     out = gather_rows(local, ranges)  # every tensor of the collective is on `device`
-    t3 = time.perf_counter()
+    t3 = clock()
     seconds = {"load": t1 - t0, "compute": t2 - t1, "gather": t3 - t2}
     return (None if out is None else out.cpu()), seconds
 

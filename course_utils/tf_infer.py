@@ -4,16 +4,21 @@
 from __future__ import annotations
 
 
-def make_strategy(n_replicas: int | None = None):
-    """A ``MirroredStrategy`` over the first ``n_replicas`` GPUs, else logical CPUs (all if ``None``)."""
+def make_strategy(n_replicas: int | None = None, cpu: bool = False):
+    """A ``MirroredStrategy`` of ``n_replicas``: that many GPUs if there are, else logical CPUs
+    (``devices.tf_replica_devices``); ``cpu=True``: always logical CPUs; ``None``: every GPU, else every CPU."""
     import tensorflow as tf
 
-    gpus = tf.config.list_logical_devices("GPU")
-    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
-    if n_replicas is not None:
-        if n_replicas > len(devices):
+    from course_utils.devices import tf_replica_devices
+
+    cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+    if cpu or n_replicas is None:
+        devices = cpus if cpu else [d.name for d in tf.config.list_logical_devices("GPU")] or cpus
+        if n_replicas is not None and n_replicas > len(devices):
             raise ValueError(f"asked for {n_replicas} replicas but only {len(devices)} devices: {devices}")
         devices = devices[:n_replicas]
+    else:
+        devices = tf_replica_devices(n_replicas)
     return tf.distribute.MirroredStrategy(devices=devices)
 
 

@@ -18,7 +18,8 @@ NOTEBOOK = "10_distributed_inference.ipynb"
 PROOF = "def assert_same_predictions"  # the cell that compares the 3 ranks' outputs with one process
 IN_ORDER = "    return torch.cat([b[:k] for b, k in zip(blocks, sizes, strict=True)])"
 OUT_OF_ORDER = "    return torch.cat([b[:k] for b, k in reversed(list(zip(blocks, sizes, strict=True)))])"
-NO_TENSORFLOW = ('print("TF logical CPUs:", configure_tf_logical_cpus(2))', "")  # imports TF: seconds
+NO_TF = 'print("TensorFlow devices:", configure_tensorflow(logical_cpus=2))'  # imports TF: seconds
+NO_TENSORFLOW = (NO_TF, "")
 
 
 @pytest.mark.slow
