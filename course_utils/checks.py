@@ -5,23 +5,45 @@ In the solution notebook its body sits between ``### BEGIN SOLUTION`` and ``### 
 ``make student`` replaces that region with ``raise NotImplementedError()``. The cell after it calls a
 check from this module, which
 
-* prints one line: ``PASS ex-name ...`` or ``FAIL ex-name: what went wrong. Hint: ...``,
+* prints one line: ``PASS ex-name ...``, ``FAIL ex-name: not attempted`` (nothing more: no hint before a
+  try), or ``FAIL ex-name: the failing case, what was expected and what came back. Hint: ...`` where the hint
+  names the mistake or the idea to revisit, never code of the solution (a case may carry its own hint);
+* refuses a function that calls the lesson's own code for the mechanism (``forbid=``: "calls gru_forward from
+  the lesson: write the step yourself"), in the notebook and in the grader alike;
 * never raises (a student's notebook keeps running), and returns a :class:`CheckResult`,
 * appends a JSON line to the file named by ``$COURSE_CHECKS_LOG`` when it is set (used for grading).
+
+Exercise functions take and return plain data (numbers, strings, NumPy arrays, tuples/lists/dicts of them),
+so the grader can run them isolated and judge what they return; a worker run on several processes goes
+through :func:`run_on_ranks` and returns plain data from each rank.
 """
 
 from __future__ import annotations
 
+import dis
 import json
 import os
 import traceback
+import types
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["CheckResult", "RESULTS", "check_function", "check_predicate", "run_on_ranks", "summary"]
+__all__ = [
+    "CheckResult",
+    "RESULTS",
+    "NOT_ATTEMPTED",
+    "check_function",
+    "check_predicate",
+    "delegated_names",
+    "run_on_ranks",
+    "summary",
+]
+
+#: the whole message of an exercise that still raises NotImplementedError
+NOT_ATTEMPTED = "not attempted"
 
 
 @dataclass(frozen=True)
@@ -91,34 +113,99 @@ def _short(x: Any, limit: int = 80) -> str:
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
+def _names_used(code: types.CodeType) -> set[str]:
+    """Global and attribute names a code object (and the functions and classes nested in it) reads."""
+    names = {
+        ins.argval
+        for ins in dis.get_instructions(code)
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_ATTR")
+    }
+    names = {n if isinstance(n, str) else str(n) for n in names} | set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names_used(const)
+    return names
+
+
+def delegated_names(fn: Callable, forbid: Iterable[str]) -> list[str]:
+    """The names in ``forbid`` (the lesson's definitions of the mechanism) that ``fn`` uses, directly or through
+    another function of the same notebook or module that it calls. Empty when it writes the mechanism itself."""
+    forbid, seen, found = set(forbid), set(), []
+    todo = [getattr(fn, "__wrapped__", fn)]
+    while todo:
+        f = todo.pop()
+        code = getattr(f, "__code__", None)
+        if code is None or code in seen:
+            continue
+        seen.add(code)
+        used = _names_used(code)
+        found += sorted(used & forbid - set(found))
+        scope = getattr(f, "__globals__", {})
+        for name in used - forbid:  # follow the learner's own helpers, not libraries
+            g = scope.get(name)
+            if isinstance(g, types.FunctionType) and g.__module__ == getattr(f, "__module__", None):
+                todo.append(g)
+    return found
+
+
+def _delegation_message(fn: Callable, forbid: Sequence[str]) -> str | None:
+    used = delegated_names(fn, forbid) if forbid else []
+    if not used:
+        return None
+    what = ", ".join(used)
+    return f"calls {what} from the lesson: write this step yourself, without the lesson's {what}"
+
+
 def _call(fn: Callable, args: Sequence, kwargs: dict) -> tuple[Any, str | None]:
     """Call the student's function; return (value, None) or (None, why it failed)."""
     try:
         return fn(*args, **kwargs), None
     except NotImplementedError:
-        return None, "not attempted yet (the function still raises NotImplementedError)"
+        return None, NOT_ATTEMPTED
+    except RuntimeError as e:  # a worker that still raises NotImplementedError on its ranks
+        if "\nNotImplementedError" in str(e) and type(e).__name__ == "RankFailedError":
+            return None, NOT_ATTEMPTED
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        return None, f"your function raised {type(e).__name__}: {e} (line {where.lineno})"
     except Exception as e:  # a student's bug: report it, never crash the notebook
         where = traceback.extract_tb(e.__traceback__)[-1]
         return None, f"your function raised {type(e).__name__}: {e} (line {where.lineno})"
 
 
+def _fail(name: str, message: str, hint: str) -> CheckResult:
+    if message == NOT_ATTEMPTED:
+        return _record(CheckResult(name, False, NOT_ATTEMPTED))
+    return _record(CheckResult(name, False, message + (f". Hint: {hint}" if hint else "")))
+
+
 def check_function(
     name: str,
     fn: Callable,
-    cases: Iterable[tuple],
+    cases: Iterable[tuple | dict],
     *,
     atol: float = 1e-6,
     rtol: float = 1e-6,
     hint: str = "",
+    forbid: Sequence[str] = (),
 ) -> CheckResult:
-    """Check ``fn`` against ``cases``: each is ``(args, expected)`` or ``(args, kwargs, expected)``.
+    """Check ``fn`` against ``cases``: each is ``(args, expected)``, ``(args, kwargs, expected)`` or a dict with
+    ``args``, ``expected`` and optionally ``kwargs`` and ``hint`` (shown instead of ``hint`` when that case
+    fails: it names what the case tests, e.g. "padding on both sides").
 
     Results are compared with tolerance (arrays, tensors, tuples of them). The first failing case is
-    reported with its arguments, so the student can reproduce it.
+    reported with its arguments, so the student can reproduce it. ``forbid``: the lesson's functions for the
+    same mechanism; a function that uses any of them fails before it runs.
     """
     cases = list(cases)
+    delegated = _delegation_message(fn, forbid)
+    if delegated:
+        return _record(CheckResult(name, False, delegated))
     for i, case in enumerate(cases):
-        if len(case) == 2:
+        case_hint = hint
+        if isinstance(case, dict):
+            args, kwargs, expected = case["args"], case.get("kwargs", {}), case["expected"]
+            case_hint = case.get("hint", hint)
+        elif len(case) == 2:
             args, expected = case
             kwargs: dict = {}
         else:
@@ -129,9 +216,10 @@ def check_function(
             ok, err = _close(value, expected, atol, rtol)
             if ok:
                 continue
+        if err == NOT_ATTEMPTED:
+            return _fail(name, err, "")
         call = f"{getattr(fn, '__name__', 'fn')}({', '.join(_short(a, 30) for a in args)})"
-        msg = f"case {i + 1}/{len(cases)} {call}: {err}"
-        return _record(CheckResult(name, False, msg + (f". Hint: {hint}" if hint else "")))
+        return _fail(name, f"case {i + 1}/{len(cases)} {call}: {err}", case_hint)
     return _record(CheckResult(name, True, f"{len(cases)}/{len(cases)} cases"))
 
 
@@ -142,8 +230,16 @@ def check_predicate(
     *,
     hint: str = "",
     success: str = "",
+    forbid: Sequence[str] = (),
+    target: Callable | None = None,
 ) -> CheckResult:
-    """Call ``fn()`` and judge its result with ``predicate`` (returns ``ok`` or ``(ok, message)``)."""
+    """Call ``fn()`` and judge its result with ``predicate`` (returns ``ok`` or ``(ok, message)``).
+
+    ``forbid`` as in :func:`check_function`, applied to ``target`` (the learner's function that ``fn`` wraps,
+    e.g. a worker run on several processes) or to ``fn`` itself."""
+    delegated = _delegation_message(target or fn, forbid)
+    if delegated:
+        return _record(CheckResult(name, False, delegated))
     value, err = _call(fn, (), {})
     if err is None:
         try:
@@ -153,7 +249,7 @@ def check_predicate(
         ok, err = verdict if isinstance(verdict, tuple) else (bool(verdict), "result is not right")
         if ok:
             return _record(CheckResult(name, True, success))
-    return _record(CheckResult(name, False, err + (f". Hint: {hint}" if hint else "")))
+    return _fail(name, err, hint)
 
 
 def run_on_ranks(

@@ -35,9 +35,44 @@ def test_wrong_answer_names_case_and_hint(capsys):
     assert out.startswith("FAIL ex: case 2/2") and "expected 9" in out and "Hint: multiply" in out
 
 
-def test_stub_is_not_attempted(capsys):
-    assert not checks.check_function("ex", stub, [((1,), 1)])
-    assert "not attempted yet" in capsys.readouterr().out
+def test_stub_is_not_attempted_and_nothing_else(capsys):
+    assert not checks.check_function("ex", stub, [((1,), 1)], hint="the secret formula")
+    assert not checks.check_predicate("p", lambda: stub(1), lambda v: True, hint="the secret formula")
+    assert capsys.readouterr().out.splitlines() == ["FAIL ex: not attempted", "FAIL p: not attempted"]
+
+
+def test_a_failing_case_shows_its_own_hint(capsys):
+    cases = [{"args": (2,), "expected": 4}, {"args": (3,), "expected": 9, "hint": "odd numbers too"}]
+    assert not checks.check_function("ex", lambda x: 4, cases, hint="general")
+    out = capsys.readouterr().out
+    assert "case 2/2" in out and "Hint: odd numbers too" in out and "general" not in out
+
+
+def lesson_square(x):
+    return x * x
+
+
+def delegating(x):
+    return lesson_square(x)
+
+
+def via_helper(x):
+    return delegating(x)
+
+
+def test_delegation_to_the_lessons_code_fails_before_running(capsys):
+    forbid = ("lesson_square",)
+    assert not checks.check_function("ex", delegating, [((3,), 9)], forbid=forbid)
+    assert "calls lesson_square from the lesson" in capsys.readouterr().out
+    assert checks.delegated_names(via_helper, forbid) == ["lesson_square"]  # through the learner's own helper
+    assert checks.delegated_names(lambda x: np.square(x), forbid) == []  # a library is fine
+    assert checks.check_function("ok", lambda x: x * x, [((3,), 9)], forbid=forbid)
+
+    def uses_module_attribute(x):
+        return checks.lesson_square(x)  # reached as an attribute of a module: still the lesson's code
+
+    assert checks.delegated_names(uses_module_attribute, forbid) == ["lesson_square"]
+    assert not checks.check_predicate("p", lambda: 9, lambda v: v == 9, forbid=forbid, target=delegating)
 
 
 def test_student_exception_does_not_propagate(capsys):
