@@ -204,6 +204,11 @@ def _set_epoch(loader: Any, epoch: int) -> None:
             return obj.set_epoch(epoch)
 
 
+def _device_rng(device: torch.device) -> Any:
+    """``torch.cuda`` or ``torch.mps``: the generator that dropout on ``device`` draws from (None on the CPU)."""
+    return {"cuda": torch.cuda, "mps": getattr(torch, "mps", None)}.get(device.type)
+
+
 def fit(model: nn.Module, train_loader: Iterable, optimizer: Optimizer, device: Device, epochs: int, *,
         val_loader: Iterable | None = None, loss_fn: LossFn = F.nll_loss, scheduler: Any = None,
         log_dir: str | os.PathLike | None = None, checkpoint_path: str | os.PathLike | None = None,
@@ -218,8 +223,8 @@ def fit(model: nn.Module, train_loader: Iterable, optimizer: Optimizer, device: 
         start, history = int(ckpt["epoch"]) + 1, ckpt.get("history", history)
         if "rng_state" in ckpt and not _dist_ready():  # same dropout masks as an uninterrupted run
             torch.set_rng_state(ckpt["rng_state"].cpu())
-            if "cuda_rng_state" in ckpt and device.type == "cuda":
-                torch.cuda.set_rng_state(ckpt["cuda_rng_state"].cpu(), device)
+            if f"{device.type}_rng_state" in ckpt:  # dropout on a GPU draws from the GPU's own generator
+                _device_rng(device).set_rng_state(ckpt[f"{device.type}_rng_state"].cpu(), device)
     writer = _summary_writer(log_dir) if log_dir is not None and is_main else None
     bar = tqdm(total=(epochs - start) * len(train_loader) if hasattr(train_loader, "__len__") else None,
                unit="batch", desc="training", disable=not (progress and is_main and epochs > start))  # fmt: skip
@@ -240,8 +245,8 @@ def fit(model: nn.Module, train_loader: Iterable, optimizer: Optimizer, device: 
                 writer.add_scalar(f"val/{k[4:]}" if k.startswith("val_") else f"train/{k}", v, epoch)
             if checkpoint_path is not None and is_main:
                 state = {"scheduler": scheduler, "history": history, "rng_state": torch.get_rng_state()}
-                if device.type == "cuda":
-                    state["cuda_rng_state"] = torch.cuda.get_rng_state(device)
+                if (rng := _device_rng(device)) is not None:
+                    state[f"{device.type}_rng_state"] = rng.get_rng_state(device)
                 save_checkpoint(checkpoint_path, model, optimizer, epoch, **state)
     finally:
         bar.close()

@@ -244,6 +244,41 @@ def test_resume_with_dropout_matches_an_uninterrupted_run(tmp_path):
         assert torch.equal(p, q)
 
 
+def test_resume_restores_the_generator_of_the_device_that_trains(tmp_path, monkeypatch):
+    """On CUDA or Apple MPS dropout draws from the device's own generator: fit saves it and restores it."""
+    import course_utils.train as train
+
+    assert (
+        train._device_rng(torch.device("cuda")) is torch.cuda
+        and train._device_rng(torch.device("mps")) is torch.mps
+    )
+    assert train._device_rng(torch.device("cpu")) is None
+
+    class DeviceGenerator:  # plays torch.cuda / torch.mps on this CPU-only machine
+        state, restored = torch.tensor([1, 2, 3], dtype=torch.uint8), None
+
+        def get_rng_state(self, device):
+            return self.state.clone()
+
+        def set_rng_state(self, state, device):
+            self.restored = state
+
+    gen = DeviceGenerator()
+    monkeypatch.setattr(train, "_device_rng", lambda device: gen)
+    x, y = toy_data(64)
+    model = toy_model()
+    opt, loader, ck = (
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        TensorLoader(x, y, batch_size=32),
+        tmp_path / "c",
+    )
+    fit(model, loader, opt, "cpu", 1, checkpoint_path=ck, progress=False)
+    assert torch.equal(load_checkpoint(ck)["cpu_rng_state"], gen.state)
+    gen.state = torch.tensor([9, 9, 9], dtype=torch.uint8)  # the generator moved on; resuming must rewind it
+    fit(model, loader, opt, "cpu", 2, checkpoint_path=ck, resume=True, progress=False)
+    assert gen.restored is not None and gen.restored.tolist() == [1, 2, 3]
+
+
 def test_fit_on_a_non_main_rank_writes_nothing(tmp_path):
     x, y = toy_data(64)
     model = toy_model()
