@@ -309,12 +309,14 @@ def configure_tf_logical_cpus(n: int) -> list[str]:
     return [d.name for d in tf.config.list_logical_devices("CPU")]
 
 
-def configure_tensorflow(logical_cpus: int = 0) -> dict[str, list[str]]:
+def configure_tensorflow(logical_cpus: int = 0, list_devices: bool = True) -> dict[str, list[str]]:
     """Prepare TensorFlow's devices; call it before anything else touches them. Returns the device names.
 
     Every GPU takes memory as it needs it (memory growth), so PyTorch in the same process still finds some.
     ``logical_cpus=n`` splits the CPU into ``n`` logical devices when fewer than ``n`` GPUs are visible, so a
-    ``MirroredStrategy`` of ``n`` replicas runs on any machine (see :func:`tf_replica_devices`).
+    ``MirroredStrategy`` of ``n`` replicas runs on any machine (see :func:`tf_replica_devices`). Listing the
+    logical devices initialises TensorFlow; ``list_devices=False`` leaves it uninitialised (returns ``{}``), as
+    a ``MultiWorkerMirroredStrategy`` worker needs: its strategy must be created before initialisation.
     """
     import tensorflow as tf
 
@@ -326,6 +328,8 @@ def configure_tensorflow(logical_cpus: int = 0) -> dict[str, list[str]]:
             pass
     if logical_cpus and len(gpus) < logical_cpus:
         configure_tf_logical_cpus(logical_cpus)
+    if not list_devices:
+        return {}
     return {kind: [d.name for d in tf.config.list_logical_devices(kind)] for kind in ("GPU", "CPU")}
 
 
