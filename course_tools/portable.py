@@ -3,16 +3,20 @@
 A proof that holds only with this machine's vector instructions and thread count proves nothing for a learner
 with another CPU. Each configuration below changes what the arithmetic is made of without changing what it
 means: ATen's kernels for another instruction set (``ATEN_CPU_CAPABILITY``; it can only *lower* the level the
-CPU offers, so on an AVX2 machine ``avx2`` is the native kernel set, which the table says), TensorFlow without
-oneDNN's kernels (``TF_ENABLE_ONEDNN_OPTS=0``), and other thread counts for the notebook's own process (the
+CPU offers, so on an AVX2 machine ``avx2`` is the native kernel set, which the table says), oneDNN's
+convolutions and matrix products for SSE4.1 (``ONEDNN_MAX_CPU_ISA``; PyTorch's and TensorFlow's, which ATen's
+setting does not reach), TensorFlow without oneDNN on one intra-op thread (``TF_ENABLE_ONEDNN_OPTS=0``,
+``TF_NUM_INTRAOP_THREADS=1``), and other thread counts for the notebook's own process (the
 worker processes of ``launch.run`` keep theirs, so a reference computed in the notebook and the ranks differ).
 PyTorch caps its default thread count at the number of cores whatever ``OMP_NUM_THREADS`` says, so a count
 above it is set by an IPython start-up file (``torch.set_num_threads``) in a temporary ``IPYTHONDIR``. Every notebook runs top to
-bottom in a fresh kernel with that environment; a failed ``assert`` is a proof that does not hold there.
+bottom in a fresh kernel with that environment, under nbval as ``make test`` runs it: a failed ``assert`` is a
+proof that does not hold there, and a ``# NBVAL_CHECK_OUTPUT`` cell that prints something else is a claim that
+depends on the machine.
 
     python -m course_tools.portable [--configs isa-default threads-3] [--only 05 09] [--timeout 900]
 
-Writes the executed copies to ``build/portable/<config>/`` and the table to ``build/portable.json``. Exit
+Writes the table to ``build/portable.json``. Exit
 status 1 if any notebook failed under any configuration. ``make test`` itself runs its notebooks under
 ``isa-default`` (see the Makefile), so CI checks one configuration on every run.
 """
@@ -29,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from course_utils.paths import BUILD, NOTEBOOKS
+from course_utils.paths import BUILD, NOTEBOOKS, ROOT
 
 #: name -> environment changes. The notebooks' committed outputs come from the native configuration.
 CONFIGS: dict[str, dict[str, str]] = {
@@ -37,7 +41,8 @@ CONFIGS: dict[str, dict[str, str]] = {
     "isa-avx2": {"ATEN_CPU_CAPABILITY": "avx2"},
     "threads-1": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
     "threads-3": {"OMP_NUM_THREADS": "3", "MKL_NUM_THREADS": "3", "COURSE_PORTABLE_THREADS": "3"},
-    "tf-eigen": {"TF_ENABLE_ONEDNN_OPTS": "0"},
+    "onednn-sse41": {"ONEDNN_MAX_CPU_ISA": "SSE41"},
+    "tf-eigen": {"TF_ENABLE_ONEDNN_OPTS": "0", "TF_NUM_INTRAOP_THREADS": "1"},
 }
 
 #: the notebooks whose asserts compare two computations (from scratch == framework, N ranks == 1 process, ...)
@@ -72,23 +77,24 @@ def capability(env: dict[str, str]) -> str:
 
 
 def run_one(path: Path, name: str, env: dict[str, str], timeout: int) -> dict:
-    """Execute one notebook under ``env``; status, seconds and the last line of the error."""
-    out_dir = BUILD / "portable" / name
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Run one notebook under ``env`` as ``make test`` does (nbval: every cell runs, every assert holds, and
+    every ``# NBVAL_CHECK_OUTPUT`` cell prints its committed output); status, seconds, the first failure."""
     cmd = [
-        sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", str(path),
-        "--output-dir", str(out_dir), f"--ExecutePreprocessor.timeout={timeout}",
+        sys.executable, "-m", "pytest", "-q", "-x", str(path), "-p", "no:cacheprovider", "--nbval-lax",
+        "--nbval-current-env", "--nbval-sanitize-with", str(ROOT / "tests" / "sanitize.cfg"),
+        "--nbval-cell-timeout", str(timeout), "-o", "addopts=", "--rootdir", str(ROOT),
     ]  # fmt: skip
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="course_ipython_") as ipython_dir:
         full_env = _kernel_env(env, ipython_dir)
-        proc = subprocess.run(cmd, cwd=NOTEBOOKS, env=full_env, capture_output=True, text=True)
+        proc = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
     error = ""
-    if proc.returncode != 0:  # the exception's own line, e.g. "AssertionError: ...", without colour codes
-        lines = re.sub(r"\x1b\[[0-9;]*m", "", proc.stderr).splitlines()
-        found = [ln.strip() for ln in lines if re.match(r"\s*[\w.]*(Error|Exception|Interrupt)\b", ln)]
-        error = (found or [ln for ln in lines if ln.strip()][-1:] or ["?"])[-1][:200]
+    if proc.returncode != 0:  # the exception's own line ("AssertionError: ..."), or nbval's mismatch report
+        lines = [ln.strip() for ln in re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr).splitlines()]
+        raised = [ln for ln in lines if re.match(r"[\w.]*(Error|Exception): ", ln)]
+        differs = [ln for ln in lines if re.search(r"differ|mismatch", ln, re.IGNORECASE)]
+        error = ((raised or differs)[-1:] or [ln for ln in lines if ln][-1:] or ["?"])[0][:200]
     return {
         "status": "ok" if proc.returncode == 0 else "FAILED",
         "seconds": round(seconds, 1),

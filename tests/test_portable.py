@@ -25,3 +25,16 @@ def test_a_notebook_runs_under_the_configuration_and_a_failing_assert_fails(tmp_
     assert portable.run_one(good, "test-isa", env, 120)["status"] == "ok"
     row = portable.run_one(good, "test-native", {**env, "ATEN_CPU_CAPABILITY": "avx2"}, 120)
     assert row["status"] == "FAILED" and "native kernels" in row["error"]
+
+
+@pytest.mark.slow
+def test_a_checked_output_that_changes_fails(tmp_path):
+    cell = nbformat.v4.new_code_cell(
+        "# NBVAL_CHECK_OUTPUT\nimport os\nprint(os.environ.get('COURSE_TEST_VALUE'))"
+    )
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="a\n")]
+    cell.execution_count = 1
+    path = tmp_path / "checked.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), path)
+    assert portable.run_one(path, "test-same", {"COURSE_TEST_VALUE": "a"}, 120)["status"] == "ok"
+    assert portable.run_one(path, "test-other", {"COURSE_TEST_VALUE": "b"}, 120)["status"] == "FAILED"
