@@ -91,7 +91,7 @@ def device_plan(
         raise RuntimeError("COURSE_DEVICE=cuda but this machine has no CUDA GPU")
     per_node = world_size // nodes
     if mode == "cpu" or gpus == 0:
-        why = "COURSE_DEVICE=cpu" if mode == "cpu" else "no CUDA GPU"
+        why = "the CPU was asked for" if mode == "cpu" else "no CUDA GPU"
         return [RankDevice(r, "gloo", "cpu", None, why) for r in range(world_size)]
     if gpus >= world_size:
         plan = []
@@ -138,7 +138,7 @@ def launcher_rank(
     if mode == "cuda" and visible_gpus == 0:
         raise RuntimeError("COURSE_DEVICE=cuda but this process sees no CUDA GPU")
     if mode == "cpu" or visible_gpus == 0:
-        why = "COURSE_DEVICE=cpu" if mode == "cpu" else "no CUDA GPU"
+        why = "the CPU was asked for" if mode == "cpu" else "no CUDA GPU"
         return RankDevice(local_rank, "gloo", "cpu", None, why)
     if visible_gpus >= local_world_size:
         return RankDevice(local_rank, "nccl", f"cuda:{local_rank}", None, "one GPU per process")
