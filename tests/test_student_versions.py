@@ -1,4 +1,5 @@
-"""Student versions: no solution text survives, and every check fails on the blank stubs."""
+"""Student versions: no solution text survives, outputs are cleared, the exercise section keeps its cells (its
+checks on the blank stubs are run by tests/test_wrong_answers.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from course_tools.student import make_student_version
 
@@ -58,24 +58,9 @@ def test_student_version_blanks_solutions_and_checks_fail(src, tmp_path):
     assert "raise NotImplementedError()" in text
     assert all(not c.get("outputs") for c in student_nb.cells if c.cell_type == "code")
 
-    # Run the Exercises section alone (it must be self-contained) and read what the checks printed.
-    solution_checks = sum(
-        c.source.count("checks.check_") for c in _exercise_cells(solution_nb) if c.cell_type == "code"
-    )
-    cells = _exercise_cells(student_nb)
-    run_nb = nbformat.v4.new_notebook(cells=cells, metadata=student_nb.metadata)
-    NotebookClient(
-        run_nb, timeout=300, allow_errors=True, resources={"metadata": {"path": str(src.parent)}}
-    ).execute()
-    printed = "\n".join(
-        o.get("text", "")
-        for c in run_nb.cells
-        if c.cell_type == "code"
-        for o in c.get("outputs", [])
-        if o.get("name") == "stdout"
-    )
-    fails = re.findall(r"^FAIL ", printed, re.M)
-    passes = re.findall(r"^PASS ", printed, re.M)
-    assert not passes, f"a check passed on a blank stub:\n{printed}"
-    assert len(fails) == solution_checks > 0, f"expected {solution_checks} FAIL lines, got:\n{printed}"
-    assert "not attempted" in printed
+    # Running the stubs is tests/test_wrong_answers.py's job: its runner runs this student version's answer cells
+    # with the solution notebook's exercise section and requires "not attempted" from every check. The lesson's
+    # cells are the solution notebook's, which nbval runs top to bottom.
+    exercise_cells = _exercise_cells(student_nb)
+    assert len(exercise_cells) == len(_exercise_cells(solution_nb))
+    assert any("raise NotImplementedError()" in c.source for c in exercise_cells)

@@ -1,4 +1,5 @@
-"""Every exercise check PASSes the solution and FAILs plausible wrong answers, with a hint to the mistake.
+"""Every exercise check PASSes the solution, says only "not attempted" for the student version's blank stub, and
+FAILs plausible wrong answers, with a hint to the mistake.
 
 ``tests/wrong_answers/nbNN.py`` holds, per notebook, ``WRONG = {function name: [(why it is plausible,
 source of the whole wrong def), ...]}`` (at least two per exercise) and optionally ``HINT_WORDS =
@@ -72,6 +73,9 @@ def test_checks_fail_wrong_answers(notebook: Path):
         solution = entry["solution"]
         if not solution or not all(r["passed"] for r in solution):
             problems.append(f"{name}: the solution does not PASS its check ({_describe(solution)})")
+        stub = entry["stub"]  # the student version, unattempted: "not attempted" and nothing else
+        if not stub or any(r["passed"] or r.get("message") != "not attempted" for r in stub):
+            problems.append(f"{name}: the blank stub must print only 'not attempted' ({_describe(stub)})")
         if len(entry["wrong"]) < MIN_WRONG:
             problems.append(
                 f"{name}: {len(entry['wrong'])} wrong answers in {data_file.name}, need {MIN_WRONG}"

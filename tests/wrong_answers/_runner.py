@@ -7,10 +7,11 @@ Usage (``tests/test_wrong_answers.py`` runs it in a fresh interpreter, one per n
 It splits the notebook's ``## Exercises`` section as the grader does (``course_tools.grade.grading_job``:
 setup, answer and check cells, IPython magics stripped) and runs it in one namespace, in order. At each
 exercise (an answer cell and the check cell after it) it runs the solution's answer cell and the check, then
-each wrong ``def`` of the data file's ``WRONG[name]`` in place of the solution followed by the same check,
-and finally the solution again (so later cells see the solution). The last line of stdout is JSON::
+the student version's answer cell (``make student``'s blank stub) and the check, then each wrong ``def`` of the
+data file's ``WRONG[name]`` in place of the solution followed by the same check, and finally the solution again
+(so later cells see the solution). The last line of stdout is JSON::
 
-    {"exercises": {name: {"checks": [...], "solution": [result, ...],
+    {"exercises": {name: {"checks": [...], "solution": [result, ...], "stub": [result, ...],
                           "wrong": [{"why": ..., "results": [result, ...]}, ...]}},
      "unknown": [names in WRONG that no answer cell defines], "seconds": float}
 
@@ -25,6 +26,7 @@ import io
 import json
 import runpy
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -56,26 +58,33 @@ def main(notebook: str, data_file: str) -> dict:
 
     t0 = time.perf_counter()
     wrong: dict[str, list[tuple[str, str]]] = runpy.run_path(data_file).get("WRONG", {})
+    from course_tools.student import make_student_version
+
     nb = nbformat.read(notebook, as_version=4)
     cells = grade.exercise_section(nb)
     steps = grade.grading_job(nb, nb)["steps"]
+    with tempfile.TemporaryDirectory() as folder:  # the student version: same cells, solutions blanked
+        student = nbformat.read(make_student_version(Path(notebook), Path(folder)), as_version=4)
+    stubs = [grade._python(c.source) for c in grade.exercise_section(student)]
     namespace: dict = {"__name__": "__main__"}
     exercises: dict[str, dict] = {}
     pending: tuple[list[str], str] | None = None  # the last answer cell's names and source
-    for cell, step in zip(cells, steps, strict=True):
+    for cell, step, stub in zip(cells, steps, stubs, strict=True):
         source = grade._python(cell.source)
         if step["kind"] == "setup":
             _exec(source, namespace, "<setup cell>")
         elif step["kind"] == "answer":
-            pending = (step["names"], source)
+            pending = (step["names"], source, stub)
             _exec(source, namespace, "<answer cell>")
         elif pending is not None:  # the check of the answer cell before it
-            names, answer = pending
+            names, answer, blank = pending
             pending = None
             for name in names:
-                entry = {"checks": step["names"], "solution": [], "wrong": []}
+                entry = {"checks": step["names"], "solution": [], "stub": [], "wrong": []}
                 _exec(answer, namespace, "<answer cell>")
                 entry["solution"] = _run_check(source, namespace)
+                _exec(blank, namespace, "<student stub>")
+                entry["stub"] = _run_check(source, namespace)
                 for why, wrong_source in wrong.get(name, []):
                     _exec(textwrap.dedent(wrong_source), namespace, f"<wrong {name}>")
                     entry["wrong"].append({"why": why, "results": _run_check(source, namespace)})
