@@ -1,106 +1,81 @@
-"""Plausible wrong answers for notebooks/11_evaluating_and_tuning.ipynb (see tests/test_wrong_answers.py)."""
+"""Plausible wrong answers for notebooks/10_distributed_inference.ipynb (see tests/test_wrong_answers.py)."""
 
 WRONG: dict[str, list[tuple[str, str]]] = {
-    "my_percentile": [
+    "row_ranges": [
         (
-            "forgets to sort",
+            "n // world_size rows each, the last rank takes the remainder",
             """
-def my_percentile(values, q):
-    xs = list(values)
-    pos = (len(xs) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+def row_ranges(n, world_size):
+    q = n // world_size
+    return [(r * q, n if r == world_size - 1 else (r + 1) * q) for r in range(world_size)]
 """,
         ),
         (
-            "nearest rank: no interpolation",
+            "ceil(n / world_size) rows each: the last rank gets the scraps",
             """
-def my_percentile(values, q):
-    xs = sorted(values)
-    return xs[round((len(xs) - 1) * q / 100)]
+def row_ranges(n, world_size):
+    c = -(-n // world_size)
+    return [(min(r * c, n), min((r + 1) * c, n)) for r in range(world_size)]
 """,
         ),
         (
-            "position n * q / 100 instead of (n - 1) * q / 100",
+            "inclusive ends (off by one): end = (r + 1) * n // N - 1",
             """
-def my_percentile(values, q):
-    xs = sorted(values)
-    pos = min(len(xs) * q / 100, len(xs) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-""",
-        ),
-        (
-            "the next index is not clamped: q = 100 or a single value reads past the end",
-            """
-def my_percentile(values, q):
-    xs = sorted(values)
-    pos = (len(xs) - 1) * q / 100
-    lo = int(pos)
-    return xs[lo] + (xs[lo + 1] - xs[lo]) * (pos - lo)
+def row_ranges(n, world_size):
+    return [(r * n // world_size, (r + 1) * n // world_size - 1) for r in range(world_size)]
 """,
         ),
     ],
-    "serial_fraction": [
+    "reassemble": [
         (
-            "forgets the / (n - 1) when solving for Tp",
+            "forgets to drop the padding rows",
             """
-def serial_fraction(t1, tn, n):
-    tp = (t1 - tn) * n
-    return (t1 - tp) / t1
+def reassemble(blocks, sizes):
+    return np.concatenate(blocks)
 """,
         ),
         (
-            "returns the serial time Ts, not the fraction",
+            "drops the padding only at the very end (after concatenating)",
             """
-def serial_fraction(t1, tn, n):
-    tp = (t1 - tn) * n / (n - 1)
-    return t1 - tp
+def reassemble(blocks, sizes):
+    return np.concatenate(blocks)[: sum(sizes)]
 """,
         ),
         (
-            "the inverse speed-up tn / t1 taken as the serial fraction",
+            "stacks the blocks (a new rank axis) instead of concatenating",
             """
-def serial_fraction(t1, tn, n):
-    return tn / t1
+def reassemble(blocks, sizes):
+    return np.stack([b[:k] for b, k in zip(blocks, sizes, strict=True)])
 """,
         ),
     ],
-    "break_even_images": [
+    "padded_duplicates": [
         (
-            "the equality point: forgets the + 1 (distributed must be strictly faster)",
+            "the remainder n % N instead of the padding",
             """
-def break_even_images(startup, per_image_dist, per_image_local):
-    if per_image_dist >= per_image_local:
-        return None
-    return math.floor(startup / (per_image_local - per_image_dist))
+def padded_duplicates(n, world_size):
+    return n % world_size
 """,
         ),
         (
-            "ceil instead of floor + 1",
+            "N - n % N: forgets that an even split needs no padding",
             """
-def break_even_images(startup, per_image_dist, per_image_local):
-    if per_image_dist >= per_image_local:
-        return None
-    return math.ceil(startup / (per_image_local - per_image_dist))
+def padded_duplicates(n, world_size):
+    return world_size - n % world_size
 """,
         ),
         (
-            "> instead of >=: equal per-image costs divide by zero",
+            "ceil as n // N + 1",
             """
-def break_even_images(startup, per_image_dist, per_image_local):
-    if per_image_dist > per_image_local:
-        return None
-    return math.floor(startup / (per_image_local - per_image_dist)) + 1
+def padded_duplicates(n, world_size):
+    return (n // world_size + 1) * world_size - n
 """,
         ),
     ],
 }
 
 HINT_WORDS: dict[str, list[str]] = {
-    "my_percentile": ["sort first", "(n-1)*q/100", "interpolate"],
-    "serial_fraction": ["solve for Tp", "Ts / t1"],
-    "break_even_images": ["smallest integer n", "<"],
+    "row_ranges": ["r*n//N", "(r+1)*n//N"],
+    "reassemble": ["first sizes[r] rows of block r"],
+    "padded_duplicates": ["ceil(n / N)"],
 }

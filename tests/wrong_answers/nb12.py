@@ -1,151 +1,106 @@
-"""Plausible wrong answers for notebooks/12_large_models.ipynb (see tests/test_wrong_answers.py)."""
+"""Plausible wrong answers for notebooks/11_evaluating_and_tuning.ipynb (see tests/test_wrong_answers.py)."""
 
 WRONG: dict[str, list[tuple[str, str]]] = {
-    "adam_model_state_gib": [
+    "my_percentile": [
         (
-            "mixed precision forgets the fp32 master weights",
+            "forgets to sort",
             """
-def adam_model_state_gib(n_params, precision):
-    per_param = {"fp32": 16, "bf16": 8, "mixed": 2 + 2 + 2 * 4}[precision]
-    return n_params * per_param / 2**30
+def my_percentile(values, q):
+    xs = list(values)
+    pos = (len(xs) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 """,
         ),
         (
-            "decimal gigabytes (1e9) instead of GiB",
+            "nearest rank: no interpolation",
             """
-def adam_model_state_gib(n_params, precision):
-    per_param = {"fp32": 16, "bf16": 8, "mixed": 16}[precision]
-    return n_params * per_param / 1e9
+def my_percentile(values, q):
+    xs = sorted(values)
+    return xs[round((len(xs) - 1) * q / 100)]
 """,
         ),
         (
-            "counts only the weights and the gradients (forgets Adam's two moments)",
+            "position n * q / 100 instead of (n - 1) * q / 100",
             """
-def adam_model_state_gib(n_params, precision):
-    per_param = {"fp32": 4 + 4, "bf16": 2 + 2, "mixed": 2 + 2 + 4}[precision]
-    return n_params * per_param / 2**30
-""",
-        ),
-    ],
-    "gpipe_bubble": [
-        (
-            "(p - 1) / m: idle over busy, not over all slots",
-            """
-def gpipe_bubble(p, m):
-    return (p - 1) / m
+def my_percentile(values, q):
+    xs = sorted(values)
+    pos = min(len(xs) * q / 100, len(xs) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 """,
         ),
         (
-            "off by one: m + p slots",
+            "the next index is not clamped: q = 100 or a single value reads past the end",
             """
-def gpipe_bubble(p, m):
-    return (p - 1) / (m + p)
-""",
-        ),
-        (
-            "p idle slots instead of p - 1",
-            """
-def gpipe_bubble(p, m):
-    return p / (m + p - 1)
+def my_percentile(values, q):
+    xs = sorted(values)
+    pos = (len(xs) - 1) * q / 100
+    lo = int(pos)
+    return xs[lo] + (xs[lo + 1] - xs[lo]) * (pos - lo)
 """,
         ),
     ],
-    "row_parallel_partials": [
+    "serial_fraction": [
         (
-            "every rank returns the all-reduced output instead of its partial product",
+            "forgets the / (n - 1) when solving for Tp",
             """
-def row_parallel_partials(x, w, world_size):
-    full = x @ w.T
-    return [full] * world_size
+def serial_fraction(t1, tn, n):
+    tp = (t1 - tn) * n
+    return (t1 - tp) / t1
 """,
         ),
         (
-            "splits w by rows (output features, column-parallel) and x by columns",
+            "returns the serial time Ts, not the fraction",
             """
-def row_parallel_partials(x, w, world_size):
-    return [xr @ wr.T for xr, wr in zip(x.chunk(world_size, dim=1), w.chunk(world_size, dim=0), strict=True)]
+def serial_fraction(t1, tn, n):
+    tp = (t1 - tn) * n / (n - 1)
+    return t1 - tp
 """,
         ),
         (
-            "each rank's columns of x times the first rank's columns of w",
+            "the inverse speed-up tn / t1 taken as the serial fraction",
             """
-def row_parallel_partials(x, w, world_size):
-    w0 = w.chunk(world_size, dim=1)[0]
-    return [xr @ w0.T for xr in x.chunk(world_size, dim=1)]
-""",
-        ),
-    ],
-    "min_micro_batches": [
-        (
-            ">= instead of >: stops only when the bubble is strictly below the limit",
-            """
-def min_micro_batches(p, max_bubble):
-    m = 1
-    while (p - 1) / (m + p - 1) >= max_bubble:
-        m += 1
-    return m
-""",
-        ),
-        (
-            "closed form truncated with int() instead of rounded up",
-            """
-def min_micro_batches(p, max_bubble):
-    if max_bubble <= 0:
-        return 1
-    return max(int((p - 1) * (1 / max_bubble - 1)), 1)
-""",
-        ),
-        (
-            "the bubble formula off by one: (p - 1) / (m + p)",
-            """
-def min_micro_batches(p, max_bubble):
-    m = 1
-    while (p - 1) / (m + p) > max_bubble:
-        m += 1
-    return m
+def serial_fraction(t1, tn, n):
+    return tn / t1
 """,
         ),
     ],
-    "column_parallel": [
+    "break_even_images": [
         (
-            "splits weight by input columns (row-parallel) but concatenates the shard outputs",
+            "the equality point: forgets the + 1 (distributed must be strictly faster)",
             """
-def column_parallel(x, weight, bias, p, grad_out):
-    w_cols, x_cols = weight.chunk(p, dim=1), x.chunk(p, dim=1)
-    y = torch.cat([xc @ wc.T + bias for xc, wc in zip(x_cols, w_cols)], dim=-1)
-    grad_x = torch.cat([grad_out @ wc for wc in w_cols], dim=-1)
-    return y, grad_x, [grad_out.T @ xc for xc in x_cols], [grad_out.sum(dim=0)] * p
+def break_even_images(startup, per_image_dist, per_image_local):
+    if per_image_dist >= per_image_local:
+        return None
+    return math.floor(startup / (per_image_local - per_image_dist))
 """,
         ),
         (
-            "forgets the all-reduce: grad_x is one shard's partial, not the sum over the shards",
+            "ceil instead of floor + 1",
             """
-def column_parallel(x, weight, bias, p, grad_out):
-    w_rows, b_rows = weight.chunk(p, dim=0), bias.chunk(p, dim=0)
-    y = torch.cat([x @ w.T + b for w, b in zip(w_rows, b_rows)], dim=-1)
-    g_rows = grad_out.chunk(p, dim=-1)
-    grad_x = g_rows[0] @ w_rows[0]
-    return y, grad_x, [g.T @ x for g in g_rows], [g.sum(dim=0) for g in g_rows]
+def break_even_images(startup, per_image_dist, per_image_local):
+    if per_image_dist >= per_image_local:
+        return None
+    return math.ceil(startup / (per_image_local - per_image_dist))
 """,
         ),
         (
-            "all-gathers along the batch dimension (dim=0) instead of the features",
+            "> instead of >=: equal per-image costs divide by zero",
             """
-def column_parallel(x, weight, bias, p, grad_out):
-    w_rows, b_rows = weight.chunk(p, dim=0), bias.chunk(p, dim=0)
-    y = torch.cat([x @ w.T + b for w, b in zip(w_rows, b_rows)], dim=0)
-    g_rows = grad_out.chunk(p, dim=-1)
-    grad_x = sum(g @ w for g, w in zip(g_rows, w_rows))
-    return y, grad_x, [g.T @ x for g in g_rows], [g.sum(dim=0) for g in g_rows]
+def break_even_images(startup, per_image_dist, per_image_local):
+    if per_image_dist > per_image_local:
+        return None
+    return math.floor(startup / (per_image_local - per_image_dist)) + 1
 """,
         ),
     ],
 }
 
 HINT_WORDS: dict[str, list[str]] = {
-    "adam_model_state_gib": ["2 + 2 + 4 (master) + 2*4", "2**30"],
-    "gpipe_bubble": ["m of the m + p - 1"],
-    "row_parallel_partials": ["dim=1", "columns of w"],
-    "min_micro_batches": ["(p-1)/(m+p-1) <= max_bubble"],
-    "column_parallel": ["chunk(p, dim=0)", "dim=-1", "SUM over the shards"],
+    "my_percentile": ["sort first", "(n-1)*q/100", "interpolate"],
+    "serial_fraction": ["solve for Tp", "Ts / t1"],
+    "break_even_images": ["smallest integer n", "<"],
 }

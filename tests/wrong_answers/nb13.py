@@ -1,133 +1,151 @@
-"""Plausible wrong answers for notebooks/13_capstone.ipynb (see tests/test_wrong_answers.py).
-
-Together they cover the five classic mistakes of data-parallel code: no DistributedSampler, a missing
-set_epoch, a checkpoint saved by every rank (ddp_train), a loss not scaled to the global batch and a batch
-divided where it should be multiplied (mirrored_train)."""
-
-_DDP = """
-def ddp_train(rank, world_size, X, y, init_state, epochs, per_rank_batch, lr, seed, ckpt_file):
-    device = rank_device()
-    net = make_mlp()
-    net.load_state_dict({k: torch.as_tensor(v) for k, v in init_state.items()})
-    ddp = DDP(net.to(device))
-    opt = torch.optim.SGD(ddp.parameters(), lr=lr)
-    data = TensorDataset(torch.from_numpy(X), torch.from_numpy(y), torch.arange(len(X)))
-    SAMPLER
-    seen = []
-    for epoch in range(epochs):
-        SET_EPOCH
-        seen.append([])
-        for xb, yb, ib in loader:
-            opt.zero_grad()
-            LOSS
-            loss.backward()
-            opt.step()
-            seen[-1] += ib.tolist()
-    SAVE
-    dist.barrier()
-    weights = torch.cat([p.detach().cpu().flatten() for p in net.parameters()]).numpy()
-    return {"weights": weights, "saved": saved, "seen": seen}
-"""
-_RIGHT = {
-    "SAMPLER": (
-        "sampler = DistributedSampler(data, num_replicas=world_size, rank=rank, shuffle=True, seed=seed)\n"
-        "    loader = DataLoader(data, batch_size=per_rank_batch, sampler=sampler, drop_last=True)"
-    ),
-    "SET_EPOCH": "sampler.set_epoch(epoch)",
-    "LOSS": "loss = torch.nn.functional.cross_entropy(ddp(xb.to(device)), yb.to(device))",
-    "SAVE": (
-        "saved = rank == 0\n"
-        "    if saved:\n"
-        "        torch.save(net.state_dict(), os.path.join(tempfile.gettempdir(), ckpt_file))"
-    ),
-}
-
-
-def _ddp(**changes: str) -> str:
-    source = _DDP
-    for key, right in _RIGHT.items():
-        source = source.replace(key, changes.get(key, right))
-    return source
-
-
-def _mirrored(global_batch: str, loss: str) -> str:
-    return f"""
-def mirrored_train(X, y, init_weights, epochs, per_replica, lr, orders, devices):
-    strategy = tf.distribute.MirroredStrategy(devices)
-    global_batch = {global_batch}
-    with strategy.scope():
-        model = keras.Sequential(
-            [keras.Input((784,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)]
-        )
-        model.set_weights(init_weights)
-        optimizer = keras.optimizers.SGD(lr)
-
-    def replica_step(xb, yb):
-        with tf.GradientTape() as tape:
-            logits = model(xb, training=True)
-            per_example = keras.losses.sparse_categorical_crossentropy(yb, logits, from_logits=True)
-            loss = {loss}
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-
-    @tf.function
-    def step(batch):
-        strategy.run(replica_step, args=batch)
-
-    for order in orders[:epochs]:
-        ds = tf.data.Dataset.from_tensor_slices((X[order], y[order]))
-        for batch in strategy.experimental_distribute_dataset(ds.batch(global_batch, drop_remainder=True)):
-            step(batch)
-    return model.get_weights()
-"""
-
+"""Plausible wrong answers for notebooks/12_large_models.ipynb (see tests/test_wrong_answers.py)."""
 
 WRONG: dict[str, list[tuple[str, str]]] = {
-    "ddp_train": [
+    "adam_model_state_gib": [
         (
-            "no DistributedSampler: the single-device DataLoader(shuffle=True) kept, every rank sees all data",
-            _ddp(
-                SAMPLER="loader = DataLoader(data, batch_size=per_rank_batch, shuffle=True, drop_last=True,\n"
-                "                        generator=torch.Generator().manual_seed(seed))",
-                SET_EPOCH="pass",
-            ),
-        ),
-        ("the sampler is right but sampler.set_epoch(epoch) is missing", _ddp(SET_EPOCH="pass")),
-        (
-            "every rank saves the checkpoint (no rank-0 guard)",
-            _ddp(
-                SAVE="saved = True\n"
-                "    torch.save(net.state_dict(), os.path.join(tempfile.gettempdir(), ckpt_file))"
-            ),
+            "mixed precision forgets the fp32 master weights",
+            """
+def adam_model_state_gib(n_params, precision):
+    per_param = {"fp32": 16, "bf16": 8, "mixed": 2 + 2 + 2 * 4}[precision]
+    return n_params * per_param / 2**30
+""",
         ),
         (
-            "loss not scaled to the batch: the sum over the rank's samples instead of their mean",
-            _ddp(
-                LOSS="loss = torch.nn.functional.cross_entropy(ddp(xb.to(device)), yb.to(device), "
-                'reduction="sum")'
-            ),
+            "decimal gigabytes (1e9) instead of GiB",
+            """
+def adam_model_state_gib(n_params, precision):
+    per_param = {"fp32": 16, "bf16": 8, "mixed": 16}[precision]
+    return n_params * per_param / 1e9
+""",
+        ),
+        (
+            "counts only the weights and the gradients (forgets Adam's two moments)",
+            """
+def adam_model_state_gib(n_params, precision):
+    per_param = {"fp32": 4 + 4, "bf16": 2 + 2, "mixed": 2 + 2 + 4}[precision]
+    return n_params * per_param / 2**30
+""",
         ),
     ],
-    "mirrored_train": [
+    "gpipe_bubble": [
         (
-            "loss not scaled to the global batch: the mean of the replica's own slice",
-            _mirrored("per_replica * strategy.num_replicas_in_sync", "tf.reduce_mean(per_example)"),
+            "(p - 1) / m: idle over busy, not over all slots",
+            """
+def gpipe_bubble(p, m):
+    return (p - 1) / m
+""",
         ),
         (
-            "global batch = per-replica batch divided by the replicas",
-            _mirrored(
-                "per_replica // strategy.num_replicas_in_sync",
-                "tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)",
-            ),
+            "off by one: m + p slots",
+            """
+def gpipe_bubble(p, m):
+    return (p - 1) / (m + p)
+""",
         ),
         (
-            "batched by the per-replica batch: forgets to multiply by the replicas",
-            _mirrored("per_replica", "tf.nn.compute_average_loss(per_example)"),
+            "p idle slots instead of p - 1",
+            """
+def gpipe_bubble(p, m):
+    return p / (m + p - 1)
+""",
+        ),
+    ],
+    "row_parallel_partials": [
+        (
+            "every rank returns the all-reduced output instead of its partial product",
+            """
+def row_parallel_partials(x, w, world_size):
+    full = x @ w.T
+    return [full] * world_size
+""",
+        ),
+        (
+            "splits w by rows (output features, column-parallel) and x by columns",
+            """
+def row_parallel_partials(x, w, world_size):
+    return [xr @ wr.T for xr, wr in zip(x.chunk(world_size, dim=1), w.chunk(world_size, dim=0), strict=True)]
+""",
+        ),
+        (
+            "each rank's columns of x times the first rank's columns of w",
+            """
+def row_parallel_partials(x, w, world_size):
+    w0 = w.chunk(world_size, dim=1)[0]
+    return [xr @ w0.T for xr in x.chunk(world_size, dim=1)]
+""",
+        ),
+    ],
+    "min_micro_batches": [
+        (
+            ">= instead of >: stops only when the bubble is strictly below the limit",
+            """
+def min_micro_batches(p, max_bubble):
+    m = 1
+    while (p - 1) / (m + p - 1) >= max_bubble:
+        m += 1
+    return m
+""",
+        ),
+        (
+            "closed form truncated with int() instead of rounded up",
+            """
+def min_micro_batches(p, max_bubble):
+    if max_bubble <= 0:
+        return 1
+    return max(int((p - 1) * (1 / max_bubble - 1)), 1)
+""",
+        ),
+        (
+            "the bubble formula off by one: (p - 1) / (m + p)",
+            """
+def min_micro_batches(p, max_bubble):
+    m = 1
+    while (p - 1) / (m + p) > max_bubble:
+        m += 1
+    return m
+""",
+        ),
+    ],
+    "column_parallel": [
+        (
+            "splits weight by input columns (row-parallel) but concatenates the shard outputs",
+            """
+def column_parallel(x, weight, bias, p, grad_out):
+    w_cols, x_cols = weight.chunk(p, dim=1), x.chunk(p, dim=1)
+    y = torch.cat([xc @ wc.T + bias for xc, wc in zip(x_cols, w_cols)], dim=-1)
+    grad_x = torch.cat([grad_out @ wc for wc in w_cols], dim=-1)
+    return y, grad_x, [grad_out.T @ xc for xc in x_cols], [grad_out.sum(dim=0)] * p
+""",
+        ),
+        (
+            "forgets the all-reduce: grad_x is one shard's partial, not the sum over the shards",
+            """
+def column_parallel(x, weight, bias, p, grad_out):
+    w_rows, b_rows = weight.chunk(p, dim=0), bias.chunk(p, dim=0)
+    y = torch.cat([x @ w.T + b for w, b in zip(w_rows, b_rows)], dim=-1)
+    g_rows = grad_out.chunk(p, dim=-1)
+    grad_x = g_rows[0] @ w_rows[0]
+    return y, grad_x, [g.T @ x for g in g_rows], [g.sum(dim=0) for g in g_rows]
+""",
+        ),
+        (
+            "all-gathers along the batch dimension (dim=0) instead of the features",
+            """
+def column_parallel(x, weight, bias, p, grad_out):
+    w_rows, b_rows = weight.chunk(p, dim=0), bias.chunk(p, dim=0)
+    y = torch.cat([x @ w.T + b for w, b in zip(w_rows, b_rows)], dim=0)
+    g_rows = grad_out.chunk(p, dim=-1)
+    grad_x = sum(g @ w for g, w in zip(g_rows, w_rows))
+    return y, grad_x, [g.T @ x for g in g_rows], [g.sum(dim=0) for g in g_rows]
+""",
         ),
     ],
 }
 
 HINT_WORDS: dict[str, list[str]] = {
-    "ddp_train": ["DistributedSampler", "set_epoch", "rank 0"],
-    "mirrored_train": ["compute_average_loss", "global batch", "num_replicas_in_sync"],
+    "adam_model_state_gib": ["2 + 2 + 4 (master) + 2*4", "2**30"],
+    "gpipe_bubble": ["m of the m + p - 1"],
+    "row_parallel_partials": ["dim=1", "columns of w"],
+    "min_micro_batches": ["(p-1)/(m+p-1) <= max_bubble"],
+    "column_parallel": ["chunk(p, dim=0)", "dim=-1", "SUM over the shards"],
 }
