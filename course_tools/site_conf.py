@@ -73,7 +73,7 @@ mathjax2_config = {
 
 _repo = _SITE.get("repository_url")
 html_theme_options = {
-    "home_page_in_toc": True,
+    "home_page_in_toc": False,  # the title above the sidebar links the index
     "show_navbar_depth": 1,
     "show_toc_level": 2,
     "use_download_button": True,
