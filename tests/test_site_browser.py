@@ -64,6 +64,9 @@ class Offline:
         # page for a summary, which Chromium refuses for file:// URLs (CORS): neither is a missing file
         if request.url == "about:blank" or request.resource_type in ("fetch", "xhr"):
             return
+        parts = urlsplit(request.url)
+        if parts.scheme == "file" and Path(unquote(parts.path)).is_file():
+            return  # there, but cancelled: the test moved on to the next page while MathJax was loading
         self.failed.append(f"{request.resource_type} {request.url}: {request.failure}")
 
     def open(self, path: Path) -> None:
@@ -119,8 +122,9 @@ def test_search_finds_distributed_sampler_in_the_ddp_notebook(built, offline):
     box = offline.page.locator("#main-content input[name='q']").first
     box.fill("DistributedSampler")
     box.press("Enter")
-    hits = offline.page.locator("#search-results ul.search li a")
-    hits.first.wait_for(state="visible", timeout=60_000)
+    # Sphinx shows the hits one by one, then says "Search finished, found N pages ..."
+    offline.page.locator("#search-results", has_text="Search finished").wait_for(timeout=60_000)
+    hits = offline.page.locator("#search-results ul.search li > a")
     found = {}
     for i in range(hits.count()):
         href = hits.nth(i).get_attribute("href") or ""
