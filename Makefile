@@ -22,7 +22,7 @@ help:
 	@echo "make test     set up, fetch data, run pytest: unit tests + nbval over notebooks/"
 	@echo "make lab      open JupyterLab on the course"
 	@echo "make student  write student versions (solutions blanked) to build/student/"
-	@echo "make site     static HTML of the executed course in build/site/"
+	@echo "make site     the executed course as a web site in build/site/ (sidebar, search, offline math; ~1 min)"
 	@echo "make grade SUBMISSIONS=dir   grade dir/<student>/NN_x.ipynb into build/grades.csv"
 	@echo "make unit     unit tests only (fast)     make lint   ruff (code + notebooks)     make bench   benchmarks"
 	@echo "make portable the proof notebooks under other CPU kernels and thread counts [CONFIGS=... ONLY=...]"
@@ -91,7 +91,8 @@ clean:
 	rm -rf build
 
 # Course site and grading (INSTRUCTORS.md).
-#   make site                                    HTML of the executed course -> build/site/index.html
+#   make site      the course as a web site -> build/site/index.html (Sphinx + myst-nb + sphinx-book-theme from
+#                  the executed notebooks, no re-run; course_tools/site.py). Publish: ghp-import -n -p build/site
 #   make grade SUBMISSIONS=dir [GRADES=out.csv]  run every dir/<student>/NN_x.ipynb, write a CSV of checks
 .PHONY: site grade gpu-check
 SUBMISSIONS ?= submissions
