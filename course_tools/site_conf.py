@@ -18,7 +18,7 @@ copyright = _SITE.get("copyright", "")
 root_doc = "index"
 language = "en"
 
-extensions = ["myst_nb"]
+extensions = ["myst_nb", "sphinx.ext.githubpages"]  # githubpages: .nojekyll, so Pages serves _static/
 
 # The notebooks are committed executed (or fresh from `make course`): the site shows those outputs and never
 # runs a kernel.

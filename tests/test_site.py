@@ -212,6 +212,7 @@ def test_fixture_pages_and_index_in_syllabus_order(fixture_site):
     for name in ("index.html", "README.html", "INSTRUCTORS.html", "search.html", "searchindex.js"):
         assert (out / name).is_file(), name
     assert not (out / "notebooks" / "notes.html").exists()
+    assert (out / ".nojekyll").is_file()  # GitHub Pages serves _static/ and _images/ as they are
     second = (out / "notebooks" / "01_second.html").read_text()
     assert "<title>01 · Second: DistributedSampler and DDP" in second
     # previous / next follow the syllabus
