@@ -23,7 +23,7 @@ extensions = ["myst_nb", "sphinx.ext.githubpages"]  # githubpages: .nojekyll, so
 # The notebooks are committed executed (or fresh from `make course`): the site shows those outputs and never
 # runs a kernel.
 nb_execution_mode = "off"
-nb_merge_streams = True
+nb_merge_streams = False  # outputs in the order the notebook shows them (a widget between two prints)
 # $...$ and $$...$$ in Markdown cells, and LaTeX environments, become math nodes (MathJax renders them).
 myst_enable_extensions = ["dollarmath", "amsmath"]
 # MyST would add mathjax_ignore classes and a MathJax 4 configuration; the site ships MathJax 2 (below),
