@@ -1,158 +1,124 @@
-"""Run a student's functions in a separate process and get back only plain data (used by ``grade``).
+"""A student's functions in their own process, answering with plain data only (used by ``grade``).
 
-The grader's checker process never executes student code. It starts ``python -m course_tools.sandbox`` (a
-fresh interpreter, in its own temporary folder, as the user ``nobody`` when the grader runs as root, with a
-cap on the size of files it may write), sends it the instructor's setup code and the student's definitions,
-and then calls the student's functions through :class:`Remote` proxies. Arguments travel to the sandbox by
-pickle (the grader's own data); results come back as JSON built by :func:`encode` from numbers, strings,
-lists, tuples, dicts and numeric NumPy arrays / torch tensors only, so nothing the student returns or
-prints can run code in the checker or reach the grade. A call that does not return within its time limit,
-or a sandbox that dies, is an error the check reports as a failure; the sandbox is then started afresh.
+The checker starts ``python -m course_tools.sandbox`` (own temporary folder, user ``nobody`` when grading as
+root, a cap on file sizes), sends it the setup code and the submission's definitions, and calls the student's
+functions through :class:`Remote` proxies. Arguments go by cloudpickle (the instructor's data); answers come
+back by pickle restricted to plain data (None, bools, numbers, strings, bytes, tuples, lists, dicts, sets,
+NumPy arrays; a torch tensor travels as its array), so nothing a student returns can run code in the checker.
+A call that hangs or a sandbox that dies raises :class:`SandboxError`; the next call starts a fresh sandbox.
+Legacy, until every exercise takes and returns plain data: models and optimizers passed in come back with their
+state, the global random states go both ways, and a ``tf.data.Dataset`` comes back as its first passes.
 """
 
 from __future__ import annotations
 
-import base64
-import json
+import contextlib
+import functools
+import io
 import os
 import pickle
+import random
 import shutil
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import traceback
+import types
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
+if os.name == "posix":
+    import resource  # noqa: F401 - for _cap_files, which runs between fork and exec
+
 #: Largest file the student's code may write (bytes): a print loop of 100 MB ends the sandbox, not the disk.
 FILE_LIMIT = 32 * 2**20
-#: Characters of the sandbox's own output kept for a message.
-OUTPUT_KEPT = 2000
+#: Largest answer the checker reads (bytes).
+REPLY_LIMIT = 256 * 2**20
+#: What an answer may name: plain containers and NumPy's array and scalar rebuilders, nothing that runs code.
+_ALLOWED = {
+    ("builtins", "complex"),
+    ("builtins", "bytearray"),
+    ("collections", "OrderedDict"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    *((f"numpy.{core}.multiarray", f) for core in ("core", "_core") for f in ("_reconstruct", "scalar")),
+    *((f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core")),
+    ("course_tools.sandbox", "_tensor"),
+    ("course_tools.sandbox", "Replay"),
+}
 
 
 class SandboxError(RuntimeError):
     """The sandbox died, timed out, or answered with something that is not plain data."""
 
 
-def encode(value: Any) -> Any:
-    """``value`` as JSON-ready plain data; raises TypeError for anything else."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (np.bool_, np.integer, np.floating)):
-        return value.item()
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
-        return {"__tensor__": encode(value.detach().cpu().numpy())}
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind not in "biufc":
-            raise TypeError(f"an array of dtype {value.dtype} (only numeric arrays can be graded)")
-        data = value.copy(order="C")  # (ascontiguousarray would make a 0-d array 1-d)
-        return {
-            "__array__": base64.b64encode(data.tobytes()).decode(),
-            "dtype": data.dtype.str,
-            "shape": list(data.shape),
-        }
-    if type(value).__module__.startswith("tensorflow") and hasattr(
-        value, "element_spec"
-    ):  # a tf.data.Dataset
-        return {
-            "__dataset__": [
-                [encode(_numpy(e)) for e in value.take(DATASET_LIMIT)] for _ in range(DATASET_EPOCHS)
-            ]
-        }
-    if isinstance(value, (list, tuple)):
-        return {"__tuple__" if isinstance(value, tuple) else "__list__": [encode(v) for v in value]}
-    if isinstance(value, dict):  # also state_dicts: OrderedDicts, int keys
-        return {"__map__": [[encode(k), encode(v)] for k, v in value.items()]}
-    raise TypeError(
-        f"a {type(value).__name__} (the grader compares numbers, strings, arrays, tensors and lists)"
-    )
+def _tensor(array: np.ndarray) -> Any:
+    """A torch tensor again, in the checker (it travelled as its NumPy array)."""
+    import torch
 
-
-def decode(data: Any) -> Any:
-    """The inverse of :func:`encode`, building only plain data (never calls anything the data names)."""
-    if not isinstance(data, dict):
-        return data
-    if "__array__" in data:
-        dtype = np.dtype(data["dtype"])
-        if dtype.kind not in "biufc":
-            raise SandboxError(f"refused dtype {dtype}")
-        return np.frombuffer(base64.b64decode(data["__array__"]), dtype=dtype).reshape(data["shape"]).copy()
-    if "__tensor__" in data:
-        import torch
-
-        return torch.from_numpy(decode(data["__tensor__"]))
-    if "__dataset__" in data:
-        import tensorflow as tf
-
-        return Replay(
-            [[tf.nest.map_structure(tf.constant, decode(e)) for e in epoch] for epoch in data["__dataset__"]]
-        )
-    if "__tuple__" in data:
-        return tuple(decode(v) for v in data["__tuple__"])
-    if "__list__" in data:
-        return [decode(v) for v in data["__list__"]]
-    if "__map__" in data:
-        return {_key(decode(k)): decode(v) for k, v in data["__map__"]}
-    raise SandboxError("unknown data from the sandbox")
-
-
-#: A ``tf.data.Dataset`` comes back as its first ``DATASET_EPOCHS`` passes of at most ``DATASET_LIMIT`` elements.
-DATASET_EPOCHS, DATASET_LIMIT = 3, 10_000
-
-
-def _numpy(element: Any) -> Any:
-    """A dataset element (tensors, tuples, dicts of them) as NumPy."""
-    if isinstance(element, (tuple, list)):
-        return type(element)(_numpy(e) for e in element)
-    if isinstance(element, dict):
-        return {k: _numpy(v) for k, v in element.items()}
-    return element.numpy() if hasattr(element, "numpy") else element
+    return torch.from_numpy(np.array(array))
 
 
 class Replay:
-    """Stands in the checker for a student's ``tf.data.Dataset``: each iteration replays the next recorded pass."""
+    """Legacy: a student's ``tf.data.Dataset`` in the checker; each iteration replays the next recorded pass."""
 
-    def __init__(self, epochs: list[list]) -> None:
-        self.epochs, self.passes = epochs, 0
+    def __init__(self, passes: list[list]) -> None:
+        self.passes, self.count = passes, 0
 
     def __iter__(self):
-        epoch = self.epochs[min(self.passes, len(self.epochs) - 1)]
-        self.passes += 1
-        return iter(epoch)
+        import tensorflow as tf
+
+        epoch = self.passes[min(self.count, len(self.passes) - 1)]
+        self.count += 1
+        return iter([tf.nest.map_structure(tf.constant, e) for e in epoch])
 
 
-def _key(key: Any) -> Any:
-    if isinstance(key, (list, dict)) or hasattr(key, "shape"):
-        raise SandboxError("a dictionary key that is not a plain value")
-    return key
+class _Plain(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not plain data")
+        return super().find_class(module, name)
 
 
-def rng_state() -> dict:
-    """The global random states a check may rely on (Python, NumPy, torch), as plain data."""
-    import random
-
-    state = {"python": list(random.getstate()[1]), "numpy": list(np.random.get_state())}
-    if "torch" in sys.modules:
-        state["torch"] = sys.modules["torch"].random.get_rng_state().numpy()
-    return state
+class NotPlain(TypeError):
+    """A student's function returned something that is not plain data."""
 
 
-def set_rng_state(state: dict) -> None:
-    """Set what :func:`rng_state` returned, so the sandbox draws the numbers the checker would have drawn."""
-    import random
+class _PlainPickler(pickle.Pickler):
+    """The sandbox's side: tensors as arrays, anything else that is not plain data refused with its type."""
 
-    random.setstate((3, tuple(state["python"]), None))
-    np.random.set_state(tuple(state["numpy"]))
-    if "torch" in state and "torch" in sys.modules:
-        torch = sys.modules["torch"]
-        torch.random.set_rng_state(torch.from_numpy(np.asarray(state["torch"], dtype=np.uint8)))
+    def reducer_override(self, obj: Any) -> Any:
+        kind, torch = type(obj), sys.modules.get("torch")
+        if kind in (OrderedDict, complex, bytearray, set, frozenset) or isinstance(
+            obj, (np.generic, np.dtype)
+        ):
+            return NotImplemented
+        if kind is np.ndarray and not obj.dtype.hasobject:
+            return NotImplemented
+        if (getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)) in _ALLOWED:
+            return NotImplemented  # the rebuilders named by the reductions of the above
+        if torch is not None and isinstance(obj, torch.Tensor):
+            t = obj.detach().cpu()
+            return _tensor, ((t.double() if t.dtype == torch.bfloat16 else t).numpy(),)
+        if kind.__module__.startswith("tensorflow") and hasattr(obj, "element_spec"):  # legacy: tf.data
+            return Replay, ([[_numpy(e) for e in obj.take(10_000)] for _ in range(3)],)
+        if kind.__module__.startswith(("tensorflow", "keras")) and hasattr(obj, "numpy"):
+            return np.asarray(obj.numpy()).__reduce__()
+        raise NotPlain(f"a {kind.__name__}")
 
 
-def _stateful(value: Any) -> bool:
-    """A model or optimizer: the sandbox sends its state back, so that in-place updates reach the checker."""
-    return hasattr(value, "state_dict") and hasattr(value, "load_state_dict")
+def _numpy(element: Any) -> Any:
+    return tuple(map(_numpy, element)) if isinstance(element, tuple) else np.asarray(element)
+
+
+def _dumps(value: Any) -> bytes:
+    buffer = io.BytesIO()
+    _PlainPickler(buffer, protocol=4).dump(value)
+    return buffer.getvalue()
 
 
 def _send(stream, payload: bytes) -> None:
@@ -160,65 +126,78 @@ def _send(stream, payload: bytes) -> None:
     stream.flush()
 
 
-def _receive(stream) -> bytes:
+def _receive(stream, limit: int = 2**62) -> bytes:
     header = stream.read(8)
     if len(header) < 8:
         raise EOFError("the other side closed the pipe")
-    return stream.read(struct.unpack(">Q", header)[0])
+    size = struct.unpack(">Q", header)[0]
+    if size > limit:
+        raise SandboxError(f"answered with {size / 2**20:.0f} MB (at most {limit / 2**20:.0f} MB)")
+    return stream.read(size)
 
 
-def _pickle(message: tuple) -> bytes:
-    """The checker's arguments for the sandbox: cloudpickle where available, so that a class or function the
-    instructor's setup cell defined travels by value."""
-    try:
-        import cloudpickle
-    except ImportError:
-        return pickle.dumps(message)
-    return cloudpickle.dumps(message)
+def _rng() -> tuple:
+    """Legacy: the global random states (Python, NumPy, torch if imported), so a check's seed reaches the sandbox."""
+    torch = sys.modules.get("torch")
+    return random.getstate(), np.random.get_state(), torch.random.get_rng_state() if torch else None
 
 
-def _remote_error(kind: str, message: str) -> Exception:
-    """An exception to raise in the checker: NotImplementedError stays itself (the check says "not
-    attempted yet"); anything else gets the student's exception name."""
-    if kind == "NotImplementedError":
-        return NotImplementedError(message)
-    return type(kind if kind.isidentifier() else "Error", (Exception,), {})(message)
+def _set_rng(state: tuple) -> None:
+    random.setstate(state[0])
+    np.random.set_state(state[1])
+    if state[2] is not None and "torch" in sys.modules:
+        sys.modules["torch"].random.set_rng_state(state[2])
 
 
-def _as_nobody() -> None:
-    os.setgid(65534)
-    os.setuid(65534)
+def _stateful(value: Any) -> bool:
+    return hasattr(value, "state_dict") and hasattr(value, "load_state_dict")
 
 
-_NOBODY: list[bool] = []
+def kill_tree(proc: subprocess.Popen, group: bool = False) -> None:
+    """Kill ``proc`` and every process it started (ranks, torchrun), and with ``group`` its process group (it
+    leads one), then reap it."""
+    import psutil
+
+    with contextlib.suppress(psutil.Error):
+        for p in psutil.Process(proc.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+    if group:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, 9)
+    proc.kill()
+    proc.wait()
 
 
+def _cap_files() -> None:  # in the child, after it became nobody, before Python starts
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
+
+
+@functools.cache
 def drops_to_nobody() -> bool:
     """True when the grader runs as root and the user ``nobody`` can start this Python (it cannot when the
     interpreter lives under a private home folder, e.g. pyenv in /root): then sandboxes run as ``nobody``."""
-    if not _NOBODY:
-        ok = hasattr(os, "geteuid") and os.geteuid() == 0
-        if ok:
-            try:  # nobody may not even be allowed to execute the interpreter
-                probe = [sys.executable, "-c", "import numpy"]
-                ok = (
-                    subprocess.run(probe, preexec_fn=_as_nobody, cwd="/", capture_output=True).returncode == 0
-                )
-            except OSError:
-                ok = False
-        _NOBODY.append(ok)
-    return _NOBODY[0]
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return False
+    probe = [sys.executable, "-c", "import numpy"]
+    try:
+        return subprocess.run(probe, user=65534, group=65534, extra_groups=[], cwd="/").returncode == 0
+    except OSError:
+        return False
 
 
 class Sandbox:
-    """A sandbox process holding the student's definitions (see the module docstring)."""
+    """One sandbox process holding the student's definitions, started again after it died or timed out."""
 
-    def __init__(self, setup: str, definitions: list[str], call_timeout: float = 60.0) -> None:
-        self.setup, self.definitions, self.call_timeout = setup, definitions, call_timeout
-        self.proc: subprocess.Popen | None = None
-        self.error = ""
+    def __init__(
+        self, setup: str, definitions: list[str], call_timeout=60.0, as_nobody=False, failed=()
+    ) -> None:
+        self.setup = ("setup", setup, definitions, list(failed))  # failed: the submission's unparsable cells
+        self.call_timeout, self.as_nobody, self.proc, self.starting = call_timeout, as_nobody, None, False
 
     def start(self) -> None:
+        """Start the process and send it the setup; its answer is read by the first call (so the sandbox's
+        imports run while the checker runs its own setup)."""
         self.close()
         self.folder = tempfile.mkdtemp(prefix="course_sandbox_")
         self.log = open(os.path.join(self.folder, ".output"), "w+b")  # noqa: SIM115 - closed in close()
@@ -226,73 +205,76 @@ class Sandbox:
         env.update(
             HOME=self.folder, TMPDIR=self.folder, MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join(sys.path)
         )
-        as_nobody = drops_to_nobody()
-        if as_nobody:
-            shutil.chown(self.folder, user="nobody")
-
-        def limits() -> None:  # runs in the child before Python starts
-            import resource
-
-            resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
-            if as_nobody:
-                _as_nobody()
-
+        nobody = {"user": 65534, "group": 65534, "extra_groups": []} if self.as_nobody else {}
+        if self.as_nobody:
+            shutil.chown(self.folder, user=65534, group=65534)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "course_tools.sandbox"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, cwd=self.folder, env=env,
-            preexec_fn=limits if os.name == "posix" else None, start_new_session=True,
+            [sys.executable, "-m", "course_tools.sandbox"], preexec_fn=_cap_files if os.name == "posix" else None,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, cwd=self.folder, env=env, **nobody,
         )  # fmt: skip
-        kind, message = self._request(("setup", self.setup, self.definitions), timeout=300)
-        if kind != "ok":
-            raise SandboxError(f"the submission's definitions do not run: {message}")
+        self._send(self.setup)
+        self.starting = True
 
-    def _request(self, message: tuple, timeout: float) -> tuple[str, Any]:
-        import threading
+    def _send(self, message: tuple) -> None:
+        import cloudpickle
 
-        assert self.proc is not None and self.proc.stdin and self.proc.stdout
+        try:
+            _send(self.proc.stdin, cloudpickle.dumps(message))
+        except OSError:
+            raise SandboxError(f"the sandbox died ({self._last_words()})") from None
+
+    def _answer(self, timeout: float) -> tuple[str, Any]:
         box: dict[str, Any] = {}
 
         def read() -> None:
             try:
-                box["reply"] = _receive(self.proc.stdout)
+                box["reply"] = _Plain(io.BytesIO(_receive(self.proc.stdout, REPLY_LIMIT))).load()
             except Exception as e:  # noqa: BLE001 - reported below
                 box["error"] = e
 
-        try:
-            _send(self.proc.stdin, _pickle(message))
-        except (BrokenPipeError, OSError):
-            raise SandboxError(f"the sandbox died ({self._last_words()})") from None
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
         reader.join(timeout)
         if reader.is_alive():
-            self.close()
             raise SandboxError(f"did not return within {timeout:g} s")
-        if "error" in box:
-            code = self.proc.wait(timeout=5) if self.proc else None
-            self.close()
-            raise SandboxError(f"the sandbox died (exit code {code}; {self._last_words()})")
-        try:
-            reply = json.loads(box["reply"].decode())
-            return str(reply[0]), reply[1]
-        except (ValueError, IndexError, UnicodeDecodeError):
-            raise SandboxError("the sandbox answered with something that is not plain data") from None
+        error = box.get("error")
+        if isinstance(error, EOFError):
+            self.proc.kill()  # (it may only have closed the pipe)
+            raise SandboxError(f"the sandbox died (exit code {self.proc.wait()}; {self._last_words()})")
+        if isinstance(error, SandboxError):
+            raise error
+        if error is not None or not isinstance(box["reply"], tuple) or len(box["reply"]) != 2:
+            raise SandboxError(f"the sandbox answered with something that is not plain data ({error})")
+        return box["reply"]
 
     def call(self, name: str, args: tuple, kwargs: dict, ranks: tuple | None = None) -> Any:
         """``name(*args, **kwargs)`` in the sandbox (or, with ``ranks=(world_size, launcher, timeout)``, the
         function run on that many processes); its value as plain data, or its exception re-raised."""
         if self.proc is None or self.proc.poll() is not None:
             self.start()
-        limit = self.call_timeout if ranks is None else max(self.call_timeout, ranks[2] + 30)
-        kind, payload = self._request(("call", name, args, kwargs, encode(rng_state()), ranks), limit)
-        if kind != "ok":
-            raise _remote_error(kind, str(payload))
+        try:
+            if self.starting:
+                self.starting = False
+                kind, message = self._answer(300)
+                if kind != "ok":
+                    raise SandboxError(f"the sandbox's setup failed: {message}")
+            self._send(("call", name, args, kwargs, _rng(), ranks))
+            kind, payload = self._answer(self.call_timeout if ranks is None else ranks[2] + 30)
+        except SandboxError:
+            self.close()
+            raise
+        if kind == "NotImplementedError":
+            raise NotImplementedError(payload)
+        if (
+            kind != "ok"
+        ):  # the student's exception by name (a RuntimeError, as checks expects RankFailedError)
+            raise type(kind if kind.isidentifier() else "Error", (RuntimeError,), {})(payload)
         value, states, rng = payload
-        for arg, state in zip(args, states, strict=False):  # models and optimizers the function updated
+        for arg, state in zip(args, states, strict=False):  # legacy: models and optimizers updated in place
             if state is not None and _stateful(arg):
-                arg.load_state_dict(decode(state))
-        set_rng_state(decode(rng))
-        return decode(value)
+                arg.load_state_dict(state)
+        _set_rng(rng)
+        return value
 
     def _last_words(self) -> str:
         try:
@@ -304,84 +286,95 @@ class Sandbox:
 
     def close(self) -> None:
         if self.proc is not None:
-            if self.proc.poll() is None:
-                try:
-                    os.killpg(self.proc.pid, 9)
-                except (ProcessLookupError, PermissionError):
-                    self.proc.kill()
-            self.proc.wait()
+            kill_tree(self.proc)
             self.proc = None
             self.log.close()
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
-class Remote:
-    """Stands in the checker for the student's function ``name``: calling it calls the sandbox."""
+def stand_ins(definitions: list[str]) -> dict[str, types.FunctionType]:
+    """The submission's top-level functions compiled but never run (no defaults, no decorators), for the checker
+    to read which names they use (``checks.delegated_names``: does the learner call the lesson's code?)."""
+    scope: dict[str, Any] = {"__name__": "__main__"}
+    for source in definitions:
+        try:
+            code = compile(source, "<submission>", "exec")
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for c in code.co_consts:
+            if isinstance(c, types.CodeType) and c.co_name.isidentifier() and not c.co_freevars:
+                scope[c.co_name] = types.FunctionType(c, scope, c.co_name)
+    return {k: v for k, v in scope.items() if isinstance(v, types.FunctionType)}
 
-    def __init__(self, sandbox: Sandbox, name: str) -> None:
+
+class Remote:
+    """Stands in the checker for the student's function ``name``: calling it calls the sandbox. Its
+    ``__wrapped__`` is the function's compiled code (:func:`stand_ins`), which ``checks.delegated_names`` reads."""
+
+    def __init__(self, sandbox: Sandbox, name: str, code: types.FunctionType | None = None) -> None:
         self.sandbox, self.__name__ = sandbox, name
+        if code is not None:
+            self.__wrapped__ = code
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return self.sandbox.call(self.__name__, args, kwargs)
-        except SandboxError as e:
-            raise _remote_error("SandboxError", str(e)) from None
+        return self.sandbox.call(self.__name__, args, kwargs)
 
     def on_ranks(self, world_size: int, args: tuple, launcher: str, timeout: float) -> Any:
         """``checks.run_on_ranks`` of this function: the sandbox launches the ranks and returns plain data."""
-        try:
-            return self.sandbox.call(self.__name__, args, {}, ranks=(world_size, launcher, timeout))
-        except SandboxError as e:
-            raise _remote_error("SandboxError", str(e)) from None
+        return self.sandbox.call(self.__name__, tuple(args), {}, ranks=(world_size, launcher, timeout))
 
 
 def _serve() -> None:
     """The sandbox side: exec the setup and definitions, then answer calls until stdin closes."""
-    stdin, reply_to = sys.stdin.buffer, os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    sys.stdout = sys.stderr  # the student's prints go to the log, never into the reply pipe
-    os.dup2(sys.stderr.fileno(), 1)
+    stdin, reply_to = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # the student's prints go to the log, never into the reply pipe
+    sys.stdout = sys.stderr
     namespace: dict[str, Any] = {"__name__": "__main__"}
-    failed: list[str] = []
     while True:
         try:
             message = pickle.loads(_receive(stdin))
         except EOFError:
             return
+        name = message[1] if message[0] == "call" else "setup"
         try:
             if message[0] == "setup":
+                failed = message[3]  # the submission's cells that do not parse, then its statements that fail
                 exec(compile(message[1], "<setup>", "exec"), namespace)
                 for statement in message[2]:  # one by one: a broken statement costs only what needs it
                     try:
                         exec(compile(statement, "<submission>", "exec"), namespace)
                     except Exception as e:  # noqa: BLE001 - told when a missing function is called
                         failed.append(f"{statement.splitlines()[0][:60]!r}: {type(e).__name__}: {e}")
-                reply = ["ok", None]
+                reply: tuple = ("ok", None)
             else:
                 _, name, args, kwargs, rng, ranks = message
-                if not callable(namespace.get(name)):
-                    why = f" ({len(failed)} of its statements failed, e.g. {failed[0]})" if failed else ""
-                    raise NameError(f"the submission defines no function {name}(){why}")
-                set_rng_state(decode(rng))
+                fn = namespace.get(name)
+                if not callable(fn) and not failed:
+                    raise NotImplementedError(f"the submission defines no function {name}()")
+                if not callable(fn):
+                    raise NameError(
+                        f"no function {name}(): {len(failed)} definition(s) failed, e.g. {failed[0]}"
+                    )
+                _set_rng(rng)
                 if ranks is None:
-                    value = namespace[name](*args, **kwargs)
+                    value = fn(*args, **kwargs)
                 else:  # the student's worker on several processes, started from here
                     from course_utils import checks
 
-                    world_size, launcher, timeout = ranks
-                    value = checks.run_on_ranks(
-                        namespace[name], world_size, args, launcher=launcher, timeout=timeout
-                    )
-                states = [encode(a.state_dict()) if _stateful(a) else None for a in args]
-                try:
-                    reply = ["ok", [encode(value), states, encode(rng_state())]]
-                except TypeError as e:
-                    reply = ["TypeError", f"{name}() returned {e}"]
+                    value = checks.run_on_ranks(fn, ranks[0], args, launcher=ranks[1], timeout=ranks[2])
+                reply = ("ok", (value, [a.state_dict() if _stateful(a) else None for a in args], _rng()))
+            payload = _dumps(reply)
+        except NotPlain as e:
+            payload = _dumps(("TypeError", f"{name}() returned {e}: the grader takes numbers, arrays, lists"))
         except BaseException as e:  # noqa: BLE001 - every failure is an answer
-            where = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == "<submission>"]
-            line = f" (line {where[-1].lineno} of your code)" if where else ""
-            reply = [type(e).__name__, f"{e}{line}"]
-        _send(reply_to, json.dumps(reply).encode())
+            where = [f.lineno for f in traceback.extract_tb(e.__traceback__) if f.filename == "<submission>"]
+            payload = _dumps(
+                (type(e).__name__, f"{e!s:.2000}" + (f" (line {where[-1]} of your code)" if where else ""))
+            )
+        _send(reply_to, payload)
 
 
-if __name__ == "__main__":
-    _serve()
+if __name__ == "__main__":  # run as this module's own name, so that answers name its functions
+    import course_tools.sandbox
+
+    course_tools.sandbox._serve()

@@ -1,10 +1,11 @@
-"""The grader: two fake submissions (one right, one wrong) made from a small solution notebook."""
+"""The grader: a class of fake submissions (right, wrong, blank, delegating and tampering ones) made from a small
+solution notebook and graded in one run, the sandbox's plain-data channel, and (slow) every course notebook's
+solution graded as a submission."""
 
 from __future__ import annotations
 
 import csv
-import json
-import os
+import pickle
 import re
 import time
 from pathlib import Path
@@ -14,17 +15,24 @@ import numpy as np
 import pytest
 
 from course_tools import grade
+from course_tools.sandbox import Remote, Sandbox, drops_to_nobody, stand_ins
 from course_tools.student import make_student_version
 
 NB_NAME = "01_fixture.ipynb"
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
+LESSON = "FACTOR = 2\n\n\ndef scale(x, k):\n    return k * x"  # tagged grader-setup: the checks use FACTOR
 SETUP = "from course_utils import checks"
 EX_DOUBLE = '''def double(x):
     """Return twice x."""
     ### BEGIN SOLUTION
     return 2 * x
     ### END SOLUTION'''
-CHECK_DOUBLE = '# NBVAL_CHECK_OUTPUT\nchecks.check_function("ex-double", double, [((1,), 2), ((3,), 6)], hint="multiply by two")'
+CHECK_DOUBLE = (
+    "# NBVAL_CHECK_OUTPUT\n"
+    'checks.check_function("ex-double", double, [((1,), FACTOR), ((3,), 3 * FACTOR)], hint="multiply by two",'
+    ' forbid=["scale"])'
+)
 EX_HEAD = '''def head(xs):
     """Return the first item."""
     ### BEGIN SOLUTION
@@ -35,10 +43,13 @@ CHECK_HEAD = '# NBVAL_CHECK_OUTPUT\nchecks.check_predicate("ex-head", lambda: he
 
 def _solution(folder: Path) -> Path:
     """A tiny solution notebook following the course's exercise convention."""
+    lesson = nbformat.v4.new_code_cell(LESSON)
+    lesson.metadata["tags"] = [grade.SETUP_TAG]
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [
         nbformat.v4.new_markdown_cell("# 01 · Fixture\n\nA notebook made by the test."),
+        lesson,
         nbformat.v4.new_markdown_cell("## Exercises"),
         nbformat.v4.new_code_cell(SETUP),
         nbformat.v4.new_code_cell(EX_DOUBLE),
@@ -47,94 +58,8 @@ def _solution(folder: Path) -> Path:
         nbformat.v4.new_code_cell(CHECK_HEAD),
     ]
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / NB_NAME
-    nbformat.write(nb, path)
-    return path
-
-
-def _fill(student_nb: Path, dest: Path, answers: dict[str, str]) -> Path:
-    """Copy the student version with the stub of each function named in ``answers`` replaced."""
-    nb = nbformat.read(student_nb, as_version=4)
-    for cell in nb.cells:
-        for fn, body in answers.items():
-            if cell.cell_type == "code" and cell.source.startswith(f"def {fn}("):
-                assert "raise NotImplementedError()" in cell.source
-                cell.source = cell.source.replace("raise NotImplementedError()", body)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, dest)
-    return dest
-
-
-@pytest.fixture(scope="module")
-def classroom(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("class")
-    solution = _solution(root / "solutions")
-    student = make_student_version(solution, root / "student")
-    subs = root / "submissions"
-    _fill(student, subs / "alice" / NB_NAME, {"double": "return x * 2", "head": "return xs[0]"})
-    _fill(student, subs / "bob" / NB_NAME, {"double": "return x + 2"})  # wrong; head left blank
-    return {"root": root, "solutions": solution.parent, "submissions": subs}
-
-
-@pytest.fixture(scope="module")
-def graded(classroom) -> list[dict[str, str]]:
-    out = classroom["root"] / "grades.csv"
-    rc = grade.main(
-        [
-            str(classroom["submissions"]),
-            "--out",
-            str(out),
-            "--timeout",
-            "120",
-            "--solutions",
-            str(classroom["solutions"]),
-        ]
-    )
-    assert rc == 0
-    with open(out, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    assert list(rows[0]) == list(grade.CSV_FIELDS)
-    return rows
-
-
-def _row(rows, student, exercise):
-    (row,) = [r for r in rows if r["student"] == student and r["exercise"] == exercise]
-    return row
-
-
-def test_right_submission_passes_every_exercise(graded):
-    assert _row(graded, "alice", "ex-double")["passed"] == "True"
-    assert _row(graded, "alice", "ex-head")["passed"] == "True"
-    total = _row(graded, "alice", "TOTAL")
-    assert total["passed"] == "2/2" and total["notebook"] == "ALL"
-
-
-def test_wrong_submission_fails_with_the_checks_message(graded):
-    double = _row(graded, "bob", "ex-double")
-    assert double["passed"] == "False"
-    assert "double(1)" in double["message"] and "Hint: multiply by two" in double["message"]
-    head = _row(graded, "bob", "ex-head")
-    assert head["passed"] == "False" and "not attempted" in head["message"]
-    assert _row(graded, "bob", "TOTAL")["passed"] == "0/2"
-
-
-def test_csv_has_one_row_per_exercise_and_student(graded):
-    assert sorted((r["student"], r["exercise"]) for r in graded) == sorted(
-        (s, e) for s in ("alice", "bob") for e in ("ex-double", "ex-head", "TOTAL")
-    )
-    assert all(r["notebook"] == NB_NAME for r in graded if r["exercise"] != "TOTAL")
-
-
-def _submission(
-    classroom, folder: Path, student: str, answers: dict[str, str], extra_cells: list[str] = ()
-) -> None:
-    """``student``'s notebook: the student version with ``answers`` filled in and ``extra_cells`` appended
-    after the setup cell of the exercises (where a student would add them)."""
-    path = _fill(classroom["root"] / "student" / NB_NAME, folder / student / NB_NAME, answers)
-    nb = nbformat.read(path, as_version=4)
-    at = next(i for i, c in enumerate(nb.cells) if c.source == SETUP) + 1
-    nb.cells[at:at] = [nbformat.v4.new_code_cell(src) for src in extra_cells]
-    nbformat.write(nb, path)
+    nbformat.write(nb, folder / NB_NAME)
+    return folder / NB_NAME
 
 
 PATCH_CHECKS = """from course_utils import checks
@@ -145,70 +70,135 @@ for name in ("ex-double", "ex-head"):
     with open(os.environ.get("COURSE_CHECKS_LOG", "/dev/null"), "a") as f:
         f.write(json.dumps({"name": name, "passed": True, "message": "forged"}) + "\\n")"""
 FAKE_PASS = 'print("PASS ex-double 2/2 cases")\nprint("PASS ex-head")'
+ALWAYS_EQUAL = "class Five(int):\n    def __eq__(self, other):\n        return True"
+
+#: student: (answers replacing the stubs, cells added after the exercise setup cell)
+CLASS = {
+    "alice": ({"double": "return x * 2", "head": "return xs[0]"}, []),
+    "bob": ({"double": "return x + 2"}, []),  # wrong; head left blank
+    "patcher": ({}, [PATCH_CHECKS]),
+    "forger": ({}, [FORGE_LOG]),
+    "printer": ({"double": "return x + 2"}, [FAKE_PASS]),
+    "looper": ({"double": "while True:\n        pass"}, ["while True:\n    pass"]),
+    "shouter": ({"double": 'print("x" * 100_000_000)\n    return 2 * x'}, []),
+    "killer": ({"double": "return 2 * x", "head": "import os\n    os._exit(3)"}, []),
+    "writer": ({"double": 'open("/proc/1/fd/1", "w")\n    return 2 * x'}, []),
+    "editor": ({"double": "return x + 2"}, []),
+    "delegator": (
+        {"double": "return scale(x, 2)", "head": "return helper(xs)"},
+        ["def helper(xs):\n    return xs[0]"],
+    ),
+    "sneak": ({"double": "return twice(x)"}, ["def twice(x):\n    return scale(x, 2)"]),  # through a helper
+    "liar": ({"head": "return Five(0)"}, [ALWAYS_EQUAL]),  # an object equal to everything is not plain data
+}
+
+
+def _submission(student_nb: Path, dest: Path, answers: dict[str, str], extra_cells: list[str]) -> None:
+    """The student version with the stub of each function in ``answers`` replaced and ``extra_cells`` added
+    after the setup cell of the exercises (where a student would add them)."""
+    nb = nbformat.read(student_nb, as_version=4)
+    for cell in nb.cells:
+        for fn, body in answers.items():
+            if cell.cell_type == "code" and cell.source.startswith(f"def {fn}("):
+                assert "raise NotImplementedError()" in cell.source
+                cell.source = cell.source.replace("raise NotImplementedError()", body)
+    at = next(i for i, c in enumerate(nb.cells) if c.source == SETUP) + 1
+    nb.cells[at:at] = [nbformat.v4.new_code_cell(src) for src in extra_cells]
+    if dest.parent.name == "editor":  # rewrites one check to accept the wrong answer and deletes the other
+        for cell in nb.cells:
+            cell.source = cell.source.replace("[((1,), FACTOR), ((3,), 3 * FACTOR)]", "[((1,), 3)]")
+        nb.cells = [c for c in nb.cells if "ex-head" not in c.source]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, dest)
 
 
 @pytest.fixture(scope="module")
-def tampered(classroom, tmp_path_factory) -> dict[tuple[str, str], grade.GradeRow]:
-    """A class of tampering submissions (blank or wrong answers plus a trick each), graded once."""
-    subs = tmp_path_factory.mktemp("tampered")
-    _submission(classroom, subs, "patcher", {}, [PATCH_CHECKS])
-    _submission(classroom, subs, "forger", {}, [FORGE_LOG])
-    _submission(classroom, subs, "printer", {"double": "return x + 2"}, [FAKE_PASS])
-    _submission(classroom, subs, "looper", {"double": "while True:\n        pass"}, ["while True:\n    pass"])
-    _submission(classroom, subs, "shouter", {"double": 'print("x" * 100_000_000)\n    return 2 * x'})
-    _submission(classroom, subs, "killer", {"double": "return 2 * x", "head": "import os\n    os._exit(3)"})
-    _submission(classroom, subs, "writer", {"double": 'open("/proc/1/fd/1", "w")\n    return 2 * x'})
-    _submission(classroom, subs, "editor", {"double": "return x + 2"})
-    nb = nbformat.read(subs / "editor" / NB_NAME, as_version=4)
-    for cell in nb.cells:  # the editor rewrites one check to accept the wrong answer and deletes the other
-        cell.source = cell.source.replace("[((1,), 2), ((3,), 6)]", "[((1,), 3)]")
-    nb.cells = [c for c in nb.cells if "ex-head" not in c.source]
-    nbformat.write(nb, subs / "editor" / NB_NAME)
+def graded(tmp_path_factory) -> dict[tuple[str, str], dict[str, str]]:
+    """The whole class graded once, through the command line, two notebooks at a time."""
+    root = tmp_path_factory.mktemp("class")
+    solution = _solution(root / "solutions")
+    student = make_student_version(solution, root / "student")
+    for name, (answers, cells) in CLASS.items():
+        _submission(student, root / "submissions" / name / NB_NAME, answers, cells)
+    out = root / "grades.csv"
     t0 = time.monotonic()
-    rows = grade.grade_folder(subs, timeout=90, solutions=classroom["solutions"], echo=False)
-    assert time.monotonic() - t0 < 400
-    return {(r.student, r.exercise): r for r in rows}
+    argv = [str(root / "submissions"), "--out", str(out), "--solutions", str(root / "solutions")]
+    assert grade.main([*argv, "--timeout", "60", "--call-timeout", "3", "--jobs", "2"]) == 0
+    assert time.monotonic() - t0 < 120
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == list(grade.CSV_FIELDS)
+    return {(r["student"], r["exercise"]): r for r in rows}
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("student", ["patcher", "forger", "printer", "editor"])
-def test_tampering_cells_earn_nothing(tampered, student):
-    assert tampered[student, "ex-double"].passed is False
-    assert tampered[student, "ex-head"].passed is False
-    assert tampered[student, "TOTAL"].passed == "0/2"
+def test_right_submission_passes_every_exercise(graded):
+    assert graded["alice", "ex-double"]["passed"] == graded["alice", "ex-head"]["passed"] == "True"
+    assert graded["alice", "TOTAL"]["passed"] == "2/2" and graded["alice", "TOTAL"]["notebook"] == "ALL"
 
 
-@pytest.mark.slow
-def test_tampering_is_reported_with_a_reason(tampered):
-    assert "not attempted" in tampered["patcher", "ex-double"].message
-    assert "double(1)" in tampered["printer", "ex-double"].message
-    editor = tampered["editor", "ex-double"]
-    assert "check cell was edited" in editor.message and "double(1)" in editor.message
-    assert "deleted this check cell" in tampered["editor", "ex-head"].message
-    assert "did not return within" in tampered["looper", "ex-double"].message
-    assert "File too large" in tampered["shouter", "ex-double"].message  # the sandbox's file-size cap
-    assert "sandbox died" in tampered["killer", "ex-head"].message
+def test_wrong_submission_fails_with_the_checks_message(graded):
+    double = graded["bob", "ex-double"]
+    assert double["passed"] == "False"
+    assert "double(1)" in double["message"] and "Hint: multiply by two" in double["message"]
+    assert graded["bob", "ex-head"]["message"] == "not attempted"
+    assert graded["bob", "TOTAL"]["passed"] == "0/2"
 
 
-@pytest.mark.slow
-def test_a_dying_sandbox_does_not_cost_the_other_exercises(tampered):
-    assert tampered["killer", "ex-double"].passed is True  # graded before the kill, in a fresh sandbox after
-    assert tampered["killer", "TOTAL"].passed == "1/2"
+def test_csv_has_one_row_per_exercise_and_student(graded):
+    assert sorted(graded) == sorted((s, e) for s in CLASS for e in ("ex-double", "ex-head", "TOTAL"))
+    assert all(r["notebook"] == NB_NAME for (_, e), r in graded.items() if e != "TOTAL")
 
 
-@pytest.mark.slow
+@pytest.mark.parametrize("student", ["patcher", "forger", "printer", "editor", "looper", "shouter"])
+def test_tampering_earns_nothing(graded, student):
+    assert graded[student, "ex-double"]["passed"] == graded[student, "ex-head"]["passed"] == "False"
+    assert graded[student, "TOTAL"]["passed"] == "0/2"
+
+
+def test_tampering_is_reported_with_a_reason(graded):
+    assert graded["patcher", "ex-double"]["message"] == "not attempted"
+    assert "double(1)" in graded["printer", "ex-double"]["message"]
+    editor = graded["editor", "ex-double"]["message"]
+    assert "check cell was edited" in editor and "double(1)" in editor
+    assert "deleted this check cell" in graded["editor", "ex-head"]["message"]
+    assert "did not return within 3 s" in graded["looper", "ex-double"]["message"]
+    assert "File too large" in graded["shouter", "ex-double"]["message"]  # the sandbox's file-size cap
+    assert "sandbox died (exit code 3" in graded["killer", "ex-head"]["message"]
+    assert (
+        "returned a Five" in graded["liar", "ex-head"]["message"]
+        and graded["liar", "ex-head"]["passed"] == "False"
+    )
+
+
+def test_a_dying_sandbox_costs_only_its_own_exercises(graded):
+    assert graded["killer", "ex-double"]["passed"] == "True"
+    assert graded["killer", "TOTAL"]["passed"] == "1/2"
+
+
+def test_delegating_to_the_lesson_fails_with_the_checks_message(graded):
+    """``forbid=`` sees the student's code in the grader too, also through a helper; a helper of the
+    student's own that is not forbidden is fine."""
+    for student in ("delegator", "sneak"):
+        row = graded[student, "ex-double"]
+        assert row["passed"] == "False" and "calls scale from the lesson" in row["message"]
+    assert graded["delegator", "ex-head"]["passed"] == "True"
+
+
 @pytest.mark.skipif(
-    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="the sandbox drops to nobody only as root"
+    not drops_to_nobody(), reason="the sandbox runs as nobody only as root with a Python nobody can run"
 )
-def test_sandbox_runs_as_nobody_when_grading_as_root(tampered):
-    writer = tampered["writer", "ex-double"]
-    assert writer.passed is False and "PermissionError" in writer.message
+def test_sandbox_runs_as_nobody_when_grading_as_root(graded):
+    writer = graded["writer", "ex-double"]
+    assert writer["passed"] == "False" and "PermissionError" in writer["message"]
 
 
 def test_submission_code_never_runs_in_the_checker():
-    """Only imports, functions and classes are taken from a submission, and only from parseable cells."""
+    """Only imports, functions, classes and constants are taken from a submission, from parseable cells."""
+    tagged = nbformat.v4.new_code_cell("import math")
+    tagged.metadata["tags"] = [grade.SETUP_TAG]
     solution = nbformat.v4.new_notebook(
         cells=[
+            tagged,
             nbformat.v4.new_markdown_cell("## Exercises"),
             nbformat.v4.new_code_cell(SETUP),
             nbformat.v4.new_code_cell(EX_DOUBLE),
@@ -218,33 +208,96 @@ def test_submission_code_never_runs_in_the_checker():
     submission = nbformat.v4.new_notebook(
         cells=[
             nbformat.v4.new_code_cell(
-                "import os\nos.system('echo hi')\n@staticmethod\ndef double(x):\n    return 2 * x"
+                "import os\nos.system('echo hi')\nN = 3\nM = f(3)\n@staticmethod\ndef double(x):\n    return 2 * x"
             ),
             nbformat.v4.new_code_cell("%%time\nwhile True: pass"),
             nbformat.v4.new_code_cell("def broken(:"),
         ]
     )
     job = grade.grading_job(solution, submission)
-    assert job["definitions"] == ["import os", "@staticmethod\ndef double(x):\n    return 2 * x"]
+    assert job["definitions"] == ["import os", "N = 3", "@staticmethod\ndef double(x):\n    return 2 * x"]
     assert [s["kind"] for s in job["steps"]] == ["setup", "answer", "check"]
-    assert job["steps"][1]["names"] == ["double"] and job["unparsable_cells"] == 1
+    assert job["steps"][1]["names"] == ["double"] and job["failed"] == [
+        "cell 3: SyntaxError: invalid syntax (line 1)"
+    ]
+    assert job["preamble"] == ["import math"] and job["setup"] == f"import math\n\n{SETUP}"
 
 
-def test_sandbox_returns_plain_data_only():
-    from course_tools.sandbox import Sandbox, decode, encode
-
-    value = (1, 2.5, "s", None, [np.arange(3)], {"k": np.float32(1.5)})
-    back = decode(json.loads(json.dumps(encode(value))))
-    assert (
-        back[:4] == (1, 2.5, "s", None) and np.array_equal(back[4][0], np.arange(3)) and back[5] == {"k": 1.5}
+def test_stand_ins_are_compiled_never_run():
+    """The checker reads the names a student function uses from its code; neither body nor decorator runs."""
+    code = stand_ins(
+        ["@print\ndef f(x):\n    return g(x) + np.sum(x)", "def g(x):\n    raise SystemExit", "X = 1"]
     )
-    with pytest.raises(TypeError):
-        encode(object())
-    box = Sandbox("import numpy as np", ["def f(n):\n    return np.ones(n)", "def g():\n    return object()"])
+    assert sorted(code) == ["f", "g"] and code["f"].__globals__["g"] is code["g"]
+    from course_utils import checks
+
+    assert checks.delegated_names(Remote(None, "f", code["f"]), ["sum", "h"]) == ["sum"]
+
+
+def test_answers_are_plain_data_only():
+    """What comes back from the sandbox is unpickled with an allow-list: plain data and arrays, no classes."""
+    import io
+    import os
+
+    from course_tools.sandbox import NotPlain, _dumps, _Plain
+
+    value = (1, 2.5, "s", b"b", None, [np.arange(3)], {"k": np.float32(1.5)}, {1, 2}, 1j)
+    back = _Plain(io.BytesIO(_dumps(value))).load()
+    assert back[:5] == value[:5] and np.array_equal(back[5][0], np.arange(3)) and back[6:] == value[6:]
+    with pytest.raises(NotPlain, match="a object"):
+        _dumps(object())
+    for evil in (
+        pickle.dumps(os.system),
+        pickle.dumps(np.ma.masked_array([1])),
+        pickle.dumps(np.array([print])),
+    ):
+        with pytest.raises(pickle.UnpicklingError, match="is not plain data"):
+            _Plain(io.BytesIO(evil)).load()
+
+
+def test_sandbox_calls_and_errors():
+    box = Sandbox(
+        "import numpy as np",
+        [
+            "def f(n):\n    return np.ones(n)",
+            "def g():\n    return object()",
+            "def h():\n    raise ValueError('no')",
+        ],
+    )
     try:
         assert np.array_equal(box.call("f", (3,), {}), np.ones(3))
-        with pytest.raises(Exception, match="returned a object"):
+        with pytest.raises(RuntimeError, match=r"g\(\) returned a object"):
             box.call("g", (), {})
+        with pytest.raises(RuntimeError, match="no .line 2 of your code") as raised:
+            box.call("h", (), {})
+        assert type(raised.value).__name__ == "ValueError"
+        with pytest.raises(NotImplementedError):
+            box.call("missing", (), {})
+    finally:
+        box.close()
+
+
+def test_rank_exercise_runs_in_the_sandbox():
+    """A check that runs the student's worker on 2 processes (checks.run_on_ranks) grades it in the sandbox;
+    tensors come back as tensors."""
+    from course_utils import checks
+
+    worker = (
+        "def rank_sum(rank, world_size):\n"
+        "    import torch, torch.distributed as dist\n"
+        "    t = torch.tensor([rank + 1.0])\n"
+        "    dist.all_reduce(t)\n"
+        "    return t"
+    )
+    box = Sandbox("", [worker])
+    try:
+        import torch
+
+        ranks = checks.run_on_ranks(Remote(box, "rank_sum"), 2)
+        assert all(isinstance(t, torch.Tensor) for t in ranks) and [t.tolist() for t in ranks] == [
+            [3.0],
+            [3.0],
+        ]
     finally:
         box.close()
 
@@ -263,7 +316,7 @@ def test_check_names_reads_literal_names():
 
 COURSE_WITH_EXERCISES = [
     p
-    for p in sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    for p in sorted(NOTEBOOKS.glob(grade.NOTEBOOK_GLOB))
     if "BEGIN SOLUTION" in p.read_text(encoding="utf-8")
 ]
 
@@ -282,30 +335,17 @@ def test_grader_knows_every_check_of_the_course(path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", COURSE_WITH_EXERCISES, ids=lambda p: p.name[:2])
-def test_solution_notebook_passes_its_own_grading(path):
-    """The grader's proxies handle every real exercise: the solution, graded as a submission, passes all."""
-    run = grade.run_checks(path, path, timeout=600)
-    assert not run.aborted, run.aborted
-    failed = {c["name"]: c["message"] for c in run.checks if not c["passed"]}
+def test_every_solution_notebook_passes_its_own_grading(tmp_path):
+    """The grader handles every real exercise: the solutions, handed in as one student's notebooks and graded
+    two at a time, pass every check."""
+    (tmp_path / "me").mkdir()
+    for path in COURSE_WITH_EXERCISES:
+        (tmp_path / "me" / path.name).symlink_to(path)
+    rows = grade.grade_folder(tmp_path, timeout=600, solutions=NOTEBOOKS, jobs=2)
+    failed = {
+        (r.notebook, r.exercise): r.message for r in rows if r.exercise != "TOTAL" and r.passed is not True
+    }
     assert not failed, failed
-    assert {c["name"] for c in run.checks} == set(grade.check_names(nbformat.read(path, as_version=4)))
-
-
-def test_rank_exercise_runs_in_the_sandbox():
-    """A check that runs the student's worker on 2 processes (checks.run_on_ranks) grades it in the sandbox."""
-    from course_tools.sandbox import Remote, Sandbox
-    from course_utils import checks
-
-    worker = (
-        "def rank_sum(rank, world_size):\n"
-        "    import torch, torch.distributed as dist\n"
-        "    t = torch.tensor([rank + 1.0])\n"
-        "    dist.all_reduce(t)\n"
-        "    return t.item()"
-    )
-    box = Sandbox("", [worker])
-    try:
-        assert checks.run_on_ranks(Remote(box, "rank_sum"), 2) == [3.0, 3.0]
-    finally:
-        box.close()
+    for path in COURSE_WITH_EXERCISES:
+        names = {r.exercise for r in rows if r.notebook == path.name}
+        assert names == set(grade.check_names(nbformat.read(path, as_version=4))), path.name
