@@ -17,7 +17,7 @@ Why this tool
 Math without a network
     Sphinx's default loads MathJax from a CDN when the page is read (offline: raw ``\\(2\\frac{N-1}{N}\\)``).
     The site ships MathJax itself: the PyPI package ``jupyter-server-mathjax`` (Jupyter organisation)
-    carries MathJax 2.7's static files; the needed part (about 3 MB: ``MathJax.js``, the combined
+    carries MathJax 2.7's static files; the needed part (about 4 MB of 12: ``MathJax.js``, the combined
     ``TeX-AMS-MML_HTMLorMML-full`` configuration, TeX input, HTML-CSS output with the STIX-Web web font,
     the extensions, English messages) is copied into ``_static/mathjax/`` and ``mathjax_path`` points at it
     with ``?config=TeX-AMS-MML_HTMLorMML-full`` (MathJax 2 reads its configuration from the script URL;
@@ -411,7 +411,7 @@ def _mathjax_source() -> Path:
 
 
 def _copy_mathjax(dest: Path) -> None:
-    """The part of MathJax 2.7 the site needs (about 3 MB of its 12 MB) into ``dest``."""
+    """The part of MathJax 2.7 the site needs (about 4 MB of its 12 MB) into ``dest``."""
     src = _mathjax_source()
     marker = dest.parent.parent / "_build" / "mathjax-source.txt"  # outside the site
     if (dest / "MathJax.js").is_file() and marker.is_file() and marker.read_text() == str(src):
