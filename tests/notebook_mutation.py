@@ -6,7 +6,7 @@ predictions == single-process ones, ...), changes one line of the mechanism the 
 Jupyter kernel up to the proof cell, and asserts that the proof cell is the one that fails. If a
 proof still passes with its mechanism broken, it proves nothing.
 
-    assert_proof_fails("08_ddp.ipynb", through="assert_ddp_equal", replace=[(old, new)])
+    assert_proof_fails("08_ddp_mechanics.ipynb", through="assert_ddp_equal", replace=[(old, new)])
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 from notebook_mutation import assert_proof_fails
 
-NOTEBOOK = "08_ddp.ipynb"
+NOTEBOOK = "08_ddp_mechanics.ipynb"
 
 #: cells the proofs do not depend on: the first workers, the ring all-reduce run, the DDP training of
 #: section 3 and its checks, the ring-traffic plot

@@ -1,4 +1,4 @@
-"""Notebook 08's file programs, taken from its ``%%writefile`` cells (the notebook is their only copy).
+"""Notebook 09's file programs, taken from its ``%%writefile`` cells (the notebook is their only copy).
 
 The torchrun script, the single-device script it is a diff of, and the Slurm batch file: they parse, the
 DDP script refuses to start without torchrun, its learning rate follows the linear scaling rule with a
@@ -22,14 +22,14 @@ import pytest
 
 from course_utils.paths import NOTEBOOKS, ROOT
 
-NOTEBOOK = NOTEBOOKS / "08_ddp.ipynb"
+NOTEBOOK = NOTEBOOKS / "09_ddp_jobs.ipynb"
 PROGRAMS = {"train_single.py", "train_ddp.py", "ddp_multinode.sbatch"}
 
 
 @pytest.fixture(scope="module")
 def programs(tmp_path_factory) -> dict[str, Path]:
     """Write every ``%%writefile {SCRIPTS}/NAME`` cell of the notebook to a temporary folder, as IPython would."""
-    folder = tmp_path_factory.mktemp("nb08")
+    folder = tmp_path_factory.mktemp("nb09")
     written = {}
     for cell in json.loads(NOTEBOOK.read_text())["cells"]:
         source = "".join(cell["source"])
@@ -87,7 +87,7 @@ def test_slurm_file_is_valid_bash_and_meets_at_a_reachable_rendezvous(programs):
 
 
 def _import(path: Path):
-    spec = importlib.util.spec_from_file_location(f"nb08_{path.stem}", path)
+    spec = importlib.util.spec_from_file_location(f"nb09_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # defines the functions; main() runs only as a program
     return module

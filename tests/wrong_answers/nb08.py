@@ -1,4 +1,4 @@
-"""Plausible wrong answers for notebooks/08_ddp.ipynb (see tests/test_wrong_answers.py)."""
+"""Plausible wrong answers for notebooks/08_ddp_mechanics.ipynb (see tests/test_wrong_answers.py)."""
 
 WRONG: dict[str, list[tuple[str, str]]] = {
     "ring_bytes_per_rank": [
@@ -28,30 +28,6 @@ def ring_bytes_per_rank(world_size, n_params, bytes_per_value=4):
             """
 def ring_bytes_per_rank(world_size, n_params, bytes_per_value=4):
     return 2 / world_size * n_params * bytes_per_value
-""",
-        ),
-    ],
-    "node_and_local_rank": [
-        (
-            "results in the wrong order (local rank first)",
-            """
-def node_and_local_rank(rank, nproc_per_node):
-    return rank % nproc_per_node, rank // nproc_per_node
-""",
-        ),
-        (
-            "true division gives a fractional node",
-            """
-def node_and_local_rank(rank, nproc_per_node):
-    return rank / nproc_per_node, rank % nproc_per_node
-""",
-        ),
-        (
-            "local rank as rank minus the node index",
-            """
-def node_and_local_rank(rank, nproc_per_node):
-    node = rank // nproc_per_node
-    return node, rank - node
 """,
         ),
     ],
@@ -186,7 +162,6 @@ def ddp_worker(rank, world_size, x, y, epochs, batch_size, lr):
 
 HINT_WORDS: dict[str, list[str]] = {
     "ring_bytes_per_rank": ["2 (W-1)/W", "bytes per value"],
-    "node_and_local_rank": ["integer division", "remainder"],
     "shard_gradients": ["np.split the rows", "2 / len(ys)", "own shard size"],
     "ddp_worker": ["DistributedSampler", "set_epoch", "average"],
 }
