@@ -1,10 +1,10 @@
-"""Break the mechanisms notebook 12 proves and check that its proofs then fail (see notebook_mutation)."""
+"""Break the mechanisms notebook 13 proves and check that its proofs then fail (see notebook_mutation)."""
 
 from __future__ import annotations
 
 from notebook_mutation import assert_proof_fails
 
-NOTEBOOK = "12_large_models.ipynb"
+NOTEBOOK = "13_memory_and_precision.ipynb"
 
 
 def test_kv_cache_that_forgets_earlier_tokens_fails_the_cache_proof():
