@@ -129,14 +129,42 @@ def grading_job(solution, submission) -> dict:
         for node in tree.body:
             if isinstance(node, DEFINITIONS) or _constant(node):
                 start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-                kept.append("\n".join(lines[start - 1 : node.end_lineno]))
+                kept.append((node, "\n".join(lines[start - 1 : node.end_lineno])))
+    answers = {name for step in steps if step["kind"] == "answer" for name in step["names"]}
     return {
         "preamble": preamble,
         "steps": steps,
         "setup": "\n\n".join([*preamble, *(s["source"] for s in steps if s["kind"] == "setup")]),
-        "definitions": kept,
+        "definitions": _used_by(kept, answers),
         "failed": failed,
     }
+
+
+def _used_by(statements: list[tuple[ast.stmt, str]], names: set[str]) -> list[str]:
+    """The statements that bind ``names`` or, transitively, a name that those statements use, in order: the
+    sandbox then imports only what the answers need (not the lesson's TensorFlow when an answer uses NumPy)."""
+    need, keep = set(names), [False] * len(statements)
+    while True:
+        new = [
+            i
+            for i, (node, _) in enumerate(statements)
+            if not keep[i] and (_binds(node) & need or "*" in _binds(node))
+        ]
+        if not new:
+            return [source for k, (_, source) in zip(keep, statements, strict=True) if k]
+        for i in new:
+            keep[i] = True
+            need |= {n.id for n in ast.walk(statements[i][0]) if isinstance(n, ast.Name)}
+
+
+def _binds(node: ast.stmt) -> set[str]:
+    """Top-level names a definition, import or assignment binds."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
 
 
 def _checker(job_path: str, result_path: str) -> None:
