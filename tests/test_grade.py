@@ -120,6 +120,8 @@ def graded(tmp_path_factory) -> dict[tuple[str, str], dict[str, str]]:
     student = make_student_version(solution, root / "student")
     for name, (answers, cells) in CLASS.items():
         _submission(student, root / "submissions" / name / NB_NAME, answers, cells)
+    reads = {"double": f"open({str(solution)!r}).read()  # the solution, to copy from\n    return 2 * x"}
+    _submission(student, root / "submissions" / "reader" / NB_NAME, reads, [])
     out = root / "grades.csv"
     t0 = time.monotonic()
     argv = [str(root / "submissions"), "--out", str(out), "--solutions", str(root / "solutions")]
@@ -145,7 +147,8 @@ def test_wrong_submission_fails_with_the_checks_message(graded):
 
 
 def test_csv_has_one_row_per_exercise_and_student(graded):
-    assert sorted(graded) == sorted((s, e) for s in CLASS for e in ("ex-double", "ex-head", "TOTAL"))
+    students = [*CLASS, "reader"]
+    assert sorted(graded) == sorted((s, e) for s in students for e in ("ex-double", "ex-head", "TOTAL"))
     assert all(r["notebook"] == NB_NAME for (_, e), r in graded.items() if e != "TOTAL")
 
 
@@ -188,8 +191,10 @@ def test_delegating_to_the_lesson_fails_with_the_checks_message(graded):
     not drops_to_nobody(), reason="the sandbox runs as nobody only as root with a Python nobody can run"
 )
 def test_sandbox_runs_as_nobody_when_grading_as_root(graded):
-    writer = graded["writer", "ex-double"]
-    assert writer["passed"] == "False" and "PermissionError" in writer["message"]
+    """As nobody the student's code can neither write to a root process's output nor read the solutions."""
+    for student in ("writer", "reader"):
+        row = graded[student, "ex-double"]
+        assert row["passed"] == "False" and "PermissionError" in row["message"]
 
 
 def test_submission_code_never_runs_in_the_checker():
