@@ -141,8 +141,11 @@ def delegated_names(fn: Callable, forbid: Iterable[str]) -> list[str]:
         used = _names_used(code)
         found += sorted(used & forbid - set(found))
         scope = getattr(f, "__globals__", {})
-        for name in used - forbid:  # follow the learner's own helpers, not libraries
+        for name in (
+            used - forbid
+        ):  # follow the learner's own helpers (a grader's proxy: its code), not libraries
             g = scope.get(name)
+            g = getattr(g, "__wrapped__", g)
             if isinstance(g, types.FunctionType) and g.__module__ == getattr(f, "__module__", None):
                 todo.append(g)
     return found
@@ -156,20 +159,23 @@ def _delegation_message(fn: Callable, forbid: Sequence[str]) -> str | None:
     return f"calls {what} from the lesson: write this step yourself, without the lesson's {what}"
 
 
+def _where(fn: Callable, error: BaseException) -> str:
+    """`` (line N)`` of the learner's code where ``error`` was raised, if it was raised there."""
+    code = getattr(getattr(fn, "__wrapped__", fn), "__code__", None)
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if code and f.filename == code.co_filename]
+    return f" (line {frames[-1].lineno})" if frames else ""
+
+
 def _call(fn: Callable, args: Sequence, kwargs: dict) -> tuple[Any, str | None]:
     """Call the student's function; return (value, None) or (None, why it failed)."""
     try:
         return fn(*args, **kwargs), None
     except NotImplementedError:
         return None, NOT_ATTEMPTED
-    except RuntimeError as e:  # a worker that still raises NotImplementedError on its ranks
-        if "\nNotImplementedError" in str(e) and type(e).__name__ == "RankFailedError":
-            return None, NOT_ATTEMPTED
-        where = traceback.extract_tb(e.__traceback__)[-1]
-        return None, f"your function raised {type(e).__name__}: {e} (line {where.lineno})"
     except Exception as e:  # a student's bug: report it, never crash the notebook
-        where = traceback.extract_tb(e.__traceback__)[-1]
-        return None, f"your function raised {type(e).__name__}: {e} (line {where.lineno})"
+        if type(e).__name__ == "RankFailedError" and "\nNotImplementedError" in str(e):
+            return None, NOT_ATTEMPTED  # a worker that still raises NotImplementedError on its ranks
+        return None, f"your function raised {type(e).__name__}: {e}{_where(fn, e)}"
 
 
 def _fail(name: str, message: str, hint: str) -> CheckResult:

@@ -4,8 +4,9 @@ Usage (``tests/test_wrong_answers.py`` runs it in a fresh interpreter, one per n
 
     python tests/wrong_answers/_runner.py NOTEBOOK.ipynb WRONG_ANSWERS.py
 
-It splits the notebook's ``## Exercises`` section as the grader does (``course_tools.grade.grading_job``:
-setup, answer and check cells, IPython magics stripped) and runs it in one namespace, in order. At each
+It runs the lesson's cells tagged ``grader-setup``, then splits the notebook's ``## Exercises`` section as the
+grader does (``course_tools.grade.grading_job``: setup, answer and check cells, IPython magics stripped) and runs
+it in one namespace, in order. At each
 exercise (an answer cell and the check cell after it) it runs the solution's answer cell and the check, then
 the student version's answer cell (``make student``'s blank stub) and the check, then each wrong ``def`` of the
 data file's ``WRONG[name]`` in place of the solution followed by the same check, and finally the solution again
@@ -67,6 +68,8 @@ def main(notebook: str, data_file: str) -> dict:
         student = nbformat.read(make_student_version(Path(notebook), Path(folder)), as_version=4)
     stubs = [grade._python(c.source) for c in grade.exercise_section(student)]
     namespace: dict = {"__name__": "__main__"}
+    for source in grade.grader_setup(nb):  # the lesson's cells tagged grader-setup, as the grader runs them
+        _exec(source, namespace, "<grader-setup cell>")
     exercises: dict[str, dict] = {}
     pending: tuple[list[str], str] | None = None  # the last answer cell's names and source
     for cell, step, stub in zip(cells, steps, stubs, strict=True):
