@@ -1,9 +1,9 @@
-"""GPU inference tuning knobs for the article's ``Net``: a sweep a GPU user runs (notebook 11, section 7).
+"""GPU inference tuning knobs for the article's ``Net``: a sweep a GPU user runs (notebook 12, section 7).
 
     python benchmarks/gpu_inference.py [--batch-sizes 4096 16384 65536] [--repeats 20] [--json results.json]
 
 measures images/s of ``Net`` inference on synthetic data for a grid of settings on a CUDA GPU and prints a
-table (``--json PATH`` also writes it); notebook 11 runs it when PyTorch sees a GPU. Not a test: it prints
+table (``--json PATH`` also writes it); notebook 12 runs it when PyTorch sees a GPU. Not a test: it prints
 numbers for the machine it runs on. ``--device cpu`` tries the CPU-capable knobs without a GPU.
 
 The knobs (each a :class:`Config` field):

@@ -46,9 +46,9 @@ CONFIGS: dict[str, dict[str, str]] = {
 }
 
 #: the notebooks whose asserts compare two computations (from scratch == framework, N ranks == 1 process, ...)
-PROOF_NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "12", "13")
+PROOF_NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "13", "14", "15")
 #: a configuration that changes only TensorFlow runs only the notebooks that use it
-ONLY = {"tf-eigen": ("01", "02", "03", "04", "06", "07", "10", "13")}
+ONLY = {"tf-eigen": ("01", "02", "03", "04", "06", "07", "11", "15")}
 
 
 #: run at the start of every kernel (and of :func:`capability`'s process)

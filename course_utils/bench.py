@@ -138,7 +138,7 @@ def percentile(values: Sequence[float], q: float) -> float:
     """The ``q``-th percentile (0-100) with linear interpolation between order statistics.
 
     The same definition as ``numpy.percentile``'s default: position ``(n - 1) * q / 100`` in the
-    sorted values. Taught in notebook 11 (p50/p95 latency).
+    sorted values. Taught in notebook 12 (p50/p95 latency).
     """
     if not values:
         raise ValueError("percentile of an empty sequence")

@@ -1,6 +1,6 @@
 """Run a function on N processes with a PyTorch process group, from a notebook.
 
-Taught in notebook 08; used by 09-12. ``run(fn, world_size)`` starts ``world_size`` processes (the
+Taught in notebook 08; used by 09-12, 14 and 15. ``run(fn, world_size)`` starts ``world_size`` processes (the
 ``spawn`` method: each a fresh Python), initialises ``torch.distributed`` in each (rendezvous on
 127.0.0.1 with a free port; backend and device from :func:`course_utils.devices.device_plan`), calls
 ``fn(rank, world_size, *args)`` and returns the results in rank order.

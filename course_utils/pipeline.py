@@ -189,7 +189,7 @@ def tf_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int = 64, *, 
 
 def distributed_sampler_shards(n: int, world_size: int, *, shuffle: bool = True, seed: int = 0,
                                epoch: int = 0, drop_last: bool = False) -> list[list[int]]:  # fmt: skip
-    """``DistributedSampler``'s indices for every rank of ``world_size`` (padded; notebooks 04, 10)."""
+    """``DistributedSampler``'s indices for every rank of ``world_size`` (padded; notebooks 04, 11)."""
     shards = []
     for rank in range(world_size):
         sampler = DistributedSampler(

@@ -1,4 +1,4 @@
-"""benchmarks/gpu_inference.py (notebook 11's GPU sweep): the knobs' plumbing on the CPU, failure rows, the FLOP
+"""benchmarks/gpu_inference.py (notebook 12's GPU sweep): the knobs' plumbing on the CPU, failure rows, the FLOP
 count, TF32 through the fp32_precision API, synchronised timings (no GPU needed; the speeds are never tested)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""course_utils.infer (saved from notebook 10): exact, ordered distributed prediction for any size (incl. empty ranks)."""
+"""course_utils.infer (saved from notebook 11): exact, ordered distributed prediction for any size (incl. empty ranks)."""
 
 from __future__ import annotations
 

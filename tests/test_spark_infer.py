@@ -1,5 +1,5 @@
-"""course_utils.spark_infer (saved from notebook 10): a local, loopback, UI-less session; Spark inference
-equals one process and loads the model once per Python worker. (TorchDistributor is notebook 10's own cell.)
+"""course_utils.spark_infer (saved from notebook 11): a local, loopback, UI-less session; Spark inference
+equals one process and loads the model once per Python worker. (TorchDistributor is notebook 11's own cell.)
 
 Slow (Spark's JVM and Python workers start in tens of seconds on a busy 2-core machine): ``-m "not slow"``
 skips it; ``make test`` (CI) runs it.

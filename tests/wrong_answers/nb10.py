@@ -1,4 +1,4 @@
-"""Plausible wrong answers for notebooks/09_sync_vs_async.ipynb (see tests/test_wrong_answers.py)."""
+"""Plausible wrong answers for notebooks/10_sync_vs_async.ipynb (see tests/test_wrong_answers.py)."""
 
 WRONG: dict[str, list[tuple[str, str]]] = {
     "stale_descent": [

@@ -1,4 +1,4 @@
-"""Plausible wrong answers for notebooks/10_distributed_inference.ipynb (see tests/test_wrong_answers.py)."""
+"""Plausible wrong answers for notebooks/11_distributed_inference.ipynb (see tests/test_wrong_answers.py)."""
 
 WRONG: dict[str, list[tuple[str, str]]] = {
     "row_ranges": [

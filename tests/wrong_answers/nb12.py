@@ -1,4 +1,4 @@
-"""Plausible wrong answers for notebooks/11_evaluating_and_tuning.ipynb (see tests/test_wrong_answers.py)."""
+"""Plausible wrong answers for notebooks/12_evaluating_and_tuning.ipynb (see tests/test_wrong_answers.py)."""
 
 WRONG: dict[str, list[tuple[str, str]]] = {
     "my_percentile": [

@@ -1,4 +1,4 @@
-"""Plausible wrong answers for notebooks/13_capstone.ipynb (see tests/test_wrong_answers.py).
+"""Plausible wrong answers for notebooks/15_capstone.ipynb (see tests/test_wrong_answers.py).
 
 Together they cover the five classic mistakes of data-parallel code: no DistributedSampler, a missing
 set_epoch, a checkpoint saved by every rank (ddp_train), a loss not scaled to the global batch and a batch
