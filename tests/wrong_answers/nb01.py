@@ -1,152 +1,61 @@
 """Plausible wrong answers for notebooks/01_cnn_from_scratch.ipynb (see tests/test_wrong_answers.py)."""
 
 WRONG: dict[str, list[tuple[str, str]]] = {
-    "conv_out": [
+    "im2col": [
         (
-            "ignores the dilation: the kernel spans k pixels",
+            "each column holds the window pixel by pixel with the channels innermost (HWC), not channel by channel",
             """
-def conv_out(n, k, s=1, p=0, d=1):
-    return max((n + 2 * p - k) // s + 1, 0)
+def im2col(x, k, s):
+    c, h, w = x.shape
+    h_out, w_out = (h - k) // s + 1, (w - k) // s + 1
+    cols = np.empty((c * k * k, h_out * w_out))
+    for i in range(h_out):
+        for j in range(w_out):
+            cols[:, i * w_out + j] = x[:, i * s : i * s + k, j * s : j * s + k].transpose(1, 2, 0).reshape(-1)
+    return cols
 """,
         ),
         (
-            "pads only one side (p instead of 2p)",
+            "positions column by column (j outer) instead of in reading order",
             """
-def conv_out(n, k, s=1, p=0, d=1):
-    span = d * (k - 1) + 1
-    return max((n + p - span) // s + 1, 0)
-""",
-        ),
-        (
-            "dilated span d*k instead of d*(k-1)+1",
-            """
-def conv_out(n, k, s=1, p=0, d=1):
-    span = d * k
-    return max((n + 2 * p - span) // s + 1, 0)
-""",
-        ),
-        (
-            "no max(., 0): a kernel larger than the input gives a negative size",
-            """
-def conv_out(n, k, s=1, p=0, d=1):
-    span = d * (k - 1) + 1
-    return (n + 2 * p - span) // s + 1
-""",
-        ),
-        (
-            "rounds up instead of down (ceil division by the stride)",
-            """
-def conv_out(n, k, s=1, p=0, d=1):
-    span = d * (k - 1) + 1
-    return 0 if n + 2 * p < span else -(-(n + 2 * p - span) // s) + 1
-""",
-        ),
-    ],
-    "same_pads": [
-        (
-            "no max(., 0): a 1x1 kernel with stride 2 gives negative padding",
-            """
-def same_pads(n, k, s):
-    out = -(-n // s)
-    total = (out - 1) * s + k - n
-    return total // 2, total - total // 2
-""",
-        ),
-        (
-            "the larger half goes before (PyTorch/Caffe habit)",
-            """
-def same_pads(n, k, s):
-    out = -(-n // s)
-    total = max((out - 1) * s + k - n, 0)
-    return total - total // 2, total // 2
-""",
-        ),
-        (
-            "ignores the stride: pads k - 1 as for stride 1",
-            """
-def same_pads(n, k, s):
-    total = k - 1
-    return total // 2, total - total // 2
-""",
-        ),
-        (
-            "floor(n/s) instead of ceil(n/s) output positions",
-            """
-def same_pads(n, k, s):
-    out = n // s
-    total = max((out - 1) * s + k - n, 0)
-    return total // 2, total - total // 2
-""",
-        ),
-    ],
-    "conv2d_single": [
-        (
-            "flips the kernel (true convolution, not PyTorch's cross-correlation)",
-            """
-def conv2d_single(x, w, s=1):
-    kh, kw = w.shape
-    ho, wo = (x.shape[0] - kh) // s + 1, (x.shape[1] - kw) // s + 1
-    y = np.zeros((ho, wo))
-    for i in range(ho):
-        for j in range(wo):
-            y[i, j] = np.sum(x[i * s : i * s + kh, j * s : j * s + kw] * w[::-1, ::-1])
-    return y
+def im2col(x, k, s):
+    c, h, w = x.shape
+    h_out, w_out = (h - k) // s + 1, (w - k) // s + 1
+    cols = np.empty((c * k * k, h_out * w_out))
+    for i in range(h_out):
+        for j in range(w_out):
+            cols[:, j * h_out + i] = x[:, i * s : i * s + k, j * s : j * s + k].reshape(-1)
+    return cols
 """,
         ),
         (
             "forgets the stride in the window position",
             """
-def conv2d_single(x, w, s=1):
-    kh, kw = w.shape
-    ho, wo = (x.shape[0] - kh) // s + 1, (x.shape[1] - kw) // s + 1
-    y = np.zeros((ho, wo))
-    for i in range(ho):
-        for j in range(wo):
-            y[i, j] = np.sum(x[i : i + kh, j : j + kw] * w)
-    return y
+def im2col(x, k, s):
+    c, h, w = x.shape
+    h_out, w_out = (h - k) // s + 1, (w - k) // s + 1
+    cols = np.empty((c * k * k, h_out * w_out))
+    for i in range(h_out):
+        for j in range(w_out):
+            cols[:, i * w_out + j] = x[:, i : i + k, j : j + k].reshape(-1)
+    return cols
 """,
         ),
         (
-            "swaps the kernel height and width in the window",
+            "delegates to the lesson's windows()",
             """
-def conv2d_single(x, w, s=1):
-    kh, kw = w.shape
-    ho, wo = (x.shape[0] - kh) // s + 1, (x.shape[1] - kw) // s + 1
-    y = np.zeros((ho, wo))
-    for i in range(ho):
-        for j in range(wo):
-            y[i, j] = np.sum(x[i * s : i * s + kw, j * s : j * s + kh] * w.T)
-    return y
-""",
-        ),
-    ],
-    "conv_cost": [
-        (
-            "forgets the bias (one per output channel)",
-            """
-def conv_cost(c_in, c_out, k, h_out, w_out):
-    return c_out * c_in * k * k, c_out * h_out * w_out * c_in * k * k
+def im2col(x, k, s):
+    win = windows(x[None], (k, k), s, 1)[0]
+    c, h_out, w_out = win.shape[:3]
+    return win.transpose(0, 3, 4, 1, 2).reshape(c * k * k, h_out * w_out)
 """,
         ),
         (
-            "one bias per weight",
+            "delegates to torch.nn.functional.unfold",
             """
-def conv_cost(c_in, c_out, k, h_out, w_out):
-    return 2 * c_out * c_in * k * k, c_out * h_out * w_out * c_in * k * k
-""",
-        ),
-        (
-            "MACs forget the input channels",
-            """
-def conv_cost(c_in, c_out, k, h_out, w_out):
-    return c_out * (c_in * k * k + 1), c_out * h_out * w_out * k * k
-""",
-        ),
-        (
-            "counts FLOPs (2 per MAC) instead of MACs",
-            """
-def conv_cost(c_in, c_out, k, h_out, w_out):
-    return c_out * (c_in * k * k + 1), 2 * c_out * h_out * w_out * c_in * k * k
+def im2col(x, k, s):
+    import torch
+    return torch.nn.functional.unfold(torch.from_numpy(x)[None], k, stride=s)[0].numpy()
 """,
         ),
     ],
@@ -273,13 +182,129 @@ def max_pool_nchw(x, k, s):
     return values, indices
 """,
         ),
+        (
+            "delegates to F.max_pool2d(return_indices=True)",
+            """
+def max_pool_nchw(x, k, s):
+    import torch
+    import torch.nn.functional as F
+    values, indices = F.max_pool2d(torch.from_numpy(x), k, s, return_indices=True)
+    return values.numpy(), indices.numpy()
+""",
+        ),
+        (
+            "takes the values from the lesson's max_pool2d and only computes the indices",
+            """
+def max_pool_nchw(x, k, s):
+    n_batch, n_chan, height, width = x.shape
+    values = max_pool2d(x, k, s)
+    h_out, w_out = values.shape[2:]
+    indices = np.empty((n_batch, n_chan, h_out, w_out), dtype=np.int64)
+    for i in range(h_out):
+        for j in range(w_out):
+            best = x[:, :, i * s : i * s + k, j * s : j * s + k].reshape(n_batch, n_chan, k * k).argmax(axis=-1)
+            indices[:, :, i, j] = (i * s + best // k) * width + (j * s + best % k)
+    return values, indices
+""",
+        ),
+    ],
+    "max_pool_backward": [
+        (
+            "assigns the gradient instead of adding it: a pixel that wins in two overlapping windows keeps one",
+            """
+def max_pool_backward(x, k, s, d_out):
+    n_batch, n_chan, height, width = x.shape
+    d_x = np.zeros_like(x)
+    for i in range(d_out.shape[2]):
+        for j in range(d_out.shape[3]):
+            patch = x[:, :, i * s : i * s + k, j * s : j * s + k].reshape(n_batch, n_chan, k * k)
+            best = patch.argmax(axis=-1)
+            rows, cols = i * s + best // k, j * s + best % k
+            for b in range(n_batch):
+                for c in range(n_chan):
+                    d_x[b, c, rows[b, c], cols[b, c]] = d_out[b, c, i, j]
+    return d_x
+""",
+        ),
+        (
+            "spreads the gradient evenly over the window (the backward pass of average pooling)",
+            """
+def max_pool_backward(x, k, s, d_out):
+    d_x = np.zeros_like(x)
+    for i in range(d_out.shape[2]):
+        for j in range(d_out.shape[3]):
+            d_x[:, :, i * s : i * s + k, j * s : j * s + k] += d_out[:, :, i : i + 1, j : j + 1] / (k * k)
+    return d_x
+""",
+        ),
+        (
+            "scales the routed gradient by the winning value (the max's value, not its derivative 1)",
+            """
+def max_pool_backward(x, k, s, d_out):
+    n_batch, n_chan, height, width = x.shape
+    d_x = np.zeros_like(x)
+    for i in range(d_out.shape[2]):
+        for j in range(d_out.shape[3]):
+            patch = x[:, :, i * s : i * s + k, j * s : j * s + k].reshape(n_batch, n_chan, k * k)
+            best = patch.argmax(axis=-1)
+            rows, cols = i * s + best // k, j * s + best % k
+            for b in range(n_batch):
+                for c in range(n_chan):
+                    d_x[b, c, rows[b, c], cols[b, c]] += d_out[b, c, i, j] * x[b, c, rows[b, c], cols[b, c]]
+    return d_x
+""",
+        ),
+        (
+            "one winner over all channels of the window (the article's erratum 19)",
+            """
+def max_pool_backward(x, k, s, d_out):
+    n_batch, n_chan, height, width = x.shape
+    d_x = np.zeros_like(x)
+    for i in range(d_out.shape[2]):
+        for j in range(d_out.shape[3]):
+            patch = x[:, :, i * s : i * s + k, j * s : j * s + k].reshape(n_batch, n_chan * k * k)
+            best = patch.argmax(axis=-1)
+            chan, pos = best // (k * k), best % (k * k)
+            rows, cols = i * s + pos // k, j * s + pos % k
+            for b in range(n_batch):
+                d_x[b, chan[b], rows[b], cols[b]] += d_out[b, :, i, j].sum()
+    return d_x
+""",
+        ),
+        (
+            "delegates to autograd through F.max_pool2d",
+            """
+def max_pool_backward(x, k, s, d_out):
+    import torch
+    import torch.nn.functional as F
+    x_t = torch.from_numpy(x).requires_grad_()
+    F.max_pool2d(x_t, k, s).backward(torch.from_numpy(d_out))
+    return x_t.grad.numpy()
+""",
+        ),
+        (
+            "finds the winners with the lesson's windows()",
+            """
+def max_pool_backward(x, k, s, d_out):
+    win = windows(x, (k, k), s, 1)
+    n_batch, n_chan, h_out, w_out = win.shape[:4]
+    best = win.reshape(n_batch, n_chan, h_out, w_out, k * k).argmax(axis=-1)
+    d_x = np.zeros_like(x)
+    for b in range(n_batch):
+        for c in range(n_chan):
+            for i in range(h_out):
+                for j in range(w_out):
+                    d_x[b, c, i * s + best[b, c, i, j] // k, j * s + best[b, c, i, j] % k] += d_out[b, c, i, j]
+    return d_x
+""",
+        ),
     ],
 }
 
+#: Every failing message names the lesson: a case's hint points to its section, a delegating answer is told
+#: that it calls the lesson's function.
 HINT_WORDS: dict[str, list[str]] = {
-    "conv_out": ["both sides", "d*(k-1)+1", "floor division"],
-    "same_pads": ["max(", "never negative", "smaller half goes before"],
-    "conv2d_single": ["no kernel flip", "i*s"],
-    "conv_cost": ["one bias per output channel", "c_in * k * k"],
-    "max_pool_nchw": ["each channel on its own", "(H - k) // s + 1", "i*s", "row * W + col"],
+    "im2col": ["lesson"],
+    "max_pool_nchw": ["lesson"],
+    "max_pool_backward": ["lesson"],
 }
