@@ -36,8 +36,12 @@ def execute(path: Path, timeout: int) -> tuple[str, float, str]:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    client = NotebookClient(  # record_timing=False: no execution timestamps in the stored cells
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        record_timing=False,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
     t0 = time.perf_counter()
     status, error = "ok", ""
