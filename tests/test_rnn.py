@@ -75,16 +75,16 @@ KERAS_CELLS = [
 
 
 @pytest.mark.slow
-def test_bptt_without_the_tanh_derivative_fails_the_proof():
+def test_bptt_step_without_the_tanh_derivative_fails_the_proof():
     from notebook_mutation import assert_proof_fails
 
     assert_proof_fails(
         "02_rnn_and_bptt.ipynb",
-        through="BPTT by hand == autograd",
+        through="one step back by hand == autograd",
         replace=[
             (
-                "        da = (d_out[:, t] + delta_next) * df(hs[:, t])  # da_t = delta_t * f'(a_t)",
-                "        da = d_out[:, t] + delta_next  # broken: tanh's derivative forgotten",
+                "    da = delta_t * (1 - h_t**2)  # back through tanh, its derivative written with its output",
+                "    da = delta_t  # broken: tanh's derivative forgotten",
             )
         ],
         drop=KERAS_CELLS,
@@ -104,7 +104,7 @@ def test_jacobian_product_without_the_tanh_factor_fails_the_proof():
                 "        jac = jac @ w_hh  # broken: the diag(f'(a_t)) factor forgotten",
             )
         ],
-        drop=[*KERAS_CELLS, "BPTT by hand == autograd"],
+        drop=[*KERAS_CELLS, "one step back by hand == autograd"],
     )
 
 
