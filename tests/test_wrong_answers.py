@@ -2,8 +2,8 @@
 FAILs plausible wrong answers, with a hint to the mistake.
 
 ``tests/wrong_answers/nbNN.py`` holds, per notebook, ``WRONG = {function name: [(why it is plausible,
-source of the whole wrong def), ...]}`` (at least two per exercise) and optionally ``HINT_WORDS =
-{function name: [words]}`` that every failing message must contain. ``tests/wrong_answers/_runner.py`` runs
+source of the whole wrong def[, words this answer's message must contain]), ...]}`` (at least two per exercise)
+and optionally ``HINT_WORDS = {function name: [words]}`` that every failing message must contain. ``tests/wrong_answers/_runner.py`` runs
 the solution notebook's exercise section in one fresh interpreter per notebook and tries each answer.
 """
 
@@ -80,6 +80,9 @@ def test_checks_fail_wrong_answers(notebook: Path):
             problems.append(
                 f"{name}: {len(entry['wrong'])} wrong answers in {data_file.name}, need {MIN_WRONG}"
             )
+        own_words = {
+            entry[0]: list(entry[2]) for entry in data.get("WRONG", {}).get(name, []) if len(entry) > 2
+        }
         for wrong in entry["wrong"]:
             results = wrong["results"]
             if any("error" in r for r in results):
@@ -88,7 +91,8 @@ def test_checks_fail_wrong_answers(notebook: Path):
                 problems.append(f"{name} [{wrong['why']}]: the check ACCEPTS this wrong answer")
             else:
                 message = " ".join(r["message"] for r in results if not r["passed"]).lower()
-                missing = [w for w in hint_words.get(name, []) if w.lower() not in message]
+                wanted = hint_words.get(name, []) + own_words.get(wrong["why"], [])
+                missing = [w for w in wanted if w.lower() not in message]
                 if missing:
                     problems.append(
                         f"{name} [{wrong['why']}]: the message lacks {missing}: {_describe(results)}"

@@ -88,7 +88,7 @@ def main(notebook: str, data_file: str) -> dict:
                 entry["solution"] = _run_check(source, namespace)
                 _exec(blank, namespace, "<student stub>")
                 entry["stub"] = _run_check(source, namespace)
-                for why, wrong_source in wrong.get(name, []):
+                for why, wrong_source, *_ in wrong.get(name, []):  # a third item: this answer's hint words
                     _exec(textwrap.dedent(wrong_source), namespace, f"<wrong {name}>")
                     entry["wrong"].append({"why": why, "results": _run_check(source, namespace)})
                 _exec(answer, namespace, "<answer cell>")  # later cells see the solution
