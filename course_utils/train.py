@@ -9,7 +9,7 @@ import tempfile
 import time
 import types
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,19 +37,6 @@ class History:
 
     def __getitem__(self, key: str) -> list[float]:
         return self.history[key]
-
-    def __len__(self) -> int:
-        return len(self.epochs)
-
-    def last(self) -> dict[str, float]:
-        return {k: v[-1] for k, v in self.history.items() if v}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"epochs": list(self.epochs), "history": {k: list(v) for k, v in self.history.items()}}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]):
-        return cls(list(d.get("epochs", [])), {k: list(v) for k, v in d.get("history", {}).items()})
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:
@@ -93,17 +80,19 @@ def _to_device(batch: Any, device: torch.device) -> tuple[torch.Tensor, torch.Te
 
 
 def train_epoch(model: nn.Module, loader: Iterable, optimizer: Optimizer, device: Device,
-                loss_fn: LossFn = F.nll_loss, *, progress: Any = None, log_every: int = 10, sync: bool = True,
-                clip_grad_norm: float | None = None) -> dict[str, float]:  # fmt: skip
+                loss_fn: LossFn = F.nll_loss, *, sync: bool = True, clip_grad_norm: float | None = None,
+                autocast: torch.dtype | None = None,
+                on_batch: Callable[[torch.Tensor], Any] | None = None) -> dict[str, float]:  # fmt: skip
     """One pass over ``loader``: ``loss``, ``accuracy``, ``images``, ``seconds``, ``images_per_s``."""
     device = torch.device(device)
     model.train()
     (loss_sum, correct), seen, t0 = _zero_sums(device), 0, time.perf_counter()
-    for i, batch in enumerate(loader):
+    for batch in loader:
         x, y = _to_device(batch, device)
         optimizer.zero_grad(set_to_none=True)
-        out = model(x)
-        loss = loss_fn(out, y)
+        with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
+            out = model(x)  # with autocast: convolutions and matrix products in that dtype
+            loss = loss_fn(out, y)
         loss.backward()
         if clip_grad_norm is not None:
             nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
@@ -111,10 +100,8 @@ def train_epoch(model: nn.Module, loader: Iterable, optimizer: Optimizer, device
         loss_sum += loss.detach() * len(y)  # on the device: no .item() sync per batch
         correct += (out.detach().argmax(1) == y).sum()
         seen += len(y)
-        if progress is not None:
-            progress.update(1)
-            if i % log_every == 0:
-                progress.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        if on_batch is not None:
+            on_batch(loss.detach())
     metrics = _metrics(loss_sum, correct, seen, sync, t0)
     return metrics | {"images_per_s": metrics["images"] / max(metrics["seconds"], 1e-9)}
 
@@ -159,7 +146,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: Optimi
     path = Path(path)
     state: dict[str, Any] = {"model": unwrap_model(model).state_dict(), "epoch": epoch, **extra}
     state |= {k: obj.state_dict() for k, obj in (("optimizer", optimizer), ("scheduler", scheduler)) if obj}
-    state |= {"history": history.to_dict()} if history is not None else {}
+    state |= {"history": asdict(history)} if history is not None else {}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
@@ -184,17 +171,64 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module | None = None, opt
         if obj is not None:
             obj.load_state_dict(ckpt[key])  # KeyError if the checkpoint has no such state
     if "history" in ckpt:
-        ckpt["history"] = History.from_dict(ckpt["history"])
+        ckpt["history"] = History(**ckpt["history"])
     return ckpt
 
 
-def _summary_writer(log_dir: str | os.PathLike):
-    """``SummaryWriter``; tensorboard.compat would import TensorFlow unless ``tensorboard.compat.notf`` exists."""
-    if "tensorflow" not in sys.modules:  # a process that already uses TensorFlow is left alone
-        sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
-    from torch.utils.tensorboard import SummaryWriter
+@dataclass
+class Run:
+    """What :func:`fit`'s callbacks see: the objects being trained, the epochs and the ``History`` so far."""
 
-    return SummaryWriter(log_dir=str(log_dir))
+    model: nn.Module
+    optimizer: Optimizer
+    scheduler: Any
+    device: torch.device
+    epochs: int
+    history: History
+    batches: int | None = None  # per epoch, when the loader has a length
+    start: int = 0  # the first epoch to train: a restored checkpoint moves it
+
+
+class Callback:
+    """A hook into :func:`fit`; override what you need. ``on_fit_start`` may return the epoch to start from."""
+
+    def on_fit_start(self, run: Run) -> int | None: ...
+
+    def on_batch_end(self, run: Run, loss: torch.Tensor) -> None: ...
+
+    def on_epoch_end(self, run: Run, epoch: int, row: dict[str, float]) -> None: ...
+
+    def on_fit_end(self, run: Run) -> None: ...
+
+
+def fit(model: nn.Module, train_loader: Iterable, optimizer: Optimizer, device: Device, epochs: int, *,
+        val_loader: Iterable | None = None, loss_fn: LossFn = F.nll_loss, scheduler: Any = None,
+        autocast: torch.dtype | None = None, callbacks: Iterable[Callback] = (), **shorthand: Any) -> History:  # fmt: skip
+    """Train epochs ``0..epochs-1`` (after a restored checkpoint: the rest) and return the ``History``."""
+    batches = len(train_loader) if hasattr(train_loader, "__len__") else None
+    run = Run(model, optimizer, scheduler, torch.device(device), epochs, History(), batches)
+    callbacks = [*standard_callbacks(**shorthand), *callbacks]
+    for callback in callbacks:
+        run.start = callback.on_fit_start(run) or run.start
+    try:
+        for epoch in range(run.start, epochs):
+            _set_epoch(train_loader, epoch)
+            train = train_epoch(model, train_loader, optimizer, device, loss_fn, autocast=autocast,
+                                on_batch=lambda loss: [c.on_batch_end(run, loss) for c in callbacks])  # fmt: skip
+            row = {k: train[k] for k in ("loss", "accuracy", "images_per_s")}
+            if scheduler is not None:
+                row["lr"] = optimizer.param_groups[0]["lr"]
+                scheduler.step()
+            if val_loader is not None:
+                val = evaluate(model, val_loader, device, loss_fn)
+                row |= {"val_loss": val["loss"], "val_accuracy": val["accuracy"]}
+            run.history.append(epoch, **row)
+            for callback in callbacks:
+                callback.on_epoch_end(run, epoch, row)
+    finally:
+        for callback in callbacks:
+            callback.on_fit_end(run)
+    return run.history
 
 
 def _set_epoch(loader: Any, epoch: int) -> None:
@@ -209,47 +243,74 @@ def _device_rng(device: torch.device) -> Any:
     return {"cuda": torch.cuda, "mps": getattr(torch, "mps", None)}.get(device.type)
 
 
-def fit(model: nn.Module, train_loader: Iterable, optimizer: Optimizer, device: Device, epochs: int, *,
-        val_loader: Iterable | None = None, loss_fn: LossFn = F.nll_loss, scheduler: Any = None,
-        log_dir: str | os.PathLike | None = None, checkpoint_path: str | os.PathLike | None = None,
-        resume: bool = False, progress: bool = True, is_main: bool | None = None,
-        history: History | None = None) -> History:  # fmt: skip
-    """Train epochs ``0..epochs-1`` (with ``resume``: from the checkpoint's epoch + 1); return the ``History``."""
-    device = torch.device(device)
-    is_main = is_main_process() if is_main is None else is_main
-    history, start = history if history is not None else History(), 0
-    if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
-        ckpt = load_checkpoint(checkpoint_path, model, optimizer, scheduler=scheduler, map_location=device)
-        start, history = int(ckpt["epoch"]) + 1, ckpt.get("history", history)
-        if "rng_state" in ckpt and not _dist_ready():  # same dropout masks as an uninterrupted run
+class Checkpoint(Callback):
+    """Save the run to ``path`` after every epoch (unless ``save=False``); with ``resume``, restore it first."""
+
+    def __init__(self, path: str | os.PathLike, *, resume: bool = False, save: bool = True):
+        self.path, self.resume, self.save = Path(path), resume, save
+
+    def on_fit_start(self, run: Run) -> int | None:
+        if not (self.resume and self.path.is_file()):
+            return None
+        ckpt = load_checkpoint(
+            self.path, run.model, run.optimizer, scheduler=run.scheduler, map_location=run.device
+        )
+        run.history = ckpt.get("history", run.history)
+        if "rng_state" in ckpt and not _dist_ready():  # the dropout masks of an uninterrupted run
             torch.set_rng_state(ckpt["rng_state"].cpu())
-            if f"{device.type}_rng_state" in ckpt:  # dropout on a GPU draws from the GPU's own generator
-                _device_rng(device).set_rng_state(ckpt[f"{device.type}_rng_state"].cpu(), device)
-    writer = _summary_writer(log_dir) if log_dir is not None and is_main else None
-    bar = tqdm(total=(epochs - start) * len(train_loader) if hasattr(train_loader, "__len__") else None,
-               unit="batch", desc="training", disable=not (progress and is_main and epochs > start))  # fmt: skip
-    shown = None if bar.disable else bar  # one progress bar for the whole run
-    try:
-        for epoch in range(start, epochs):
-            _set_epoch(train_loader, epoch)
-            train = train_epoch(model, train_loader, optimizer, device, loss_fn, progress=shown)
-            row = {k: train[k] for k in ("loss", "accuracy", "images_per_s")}
-            if scheduler is not None:
-                row["lr"] = optimizer.param_groups[0]["lr"]
-                scheduler.step()
-            if val_loader is not None:
-                val = evaluate(model, val_loader, device, loss_fn)
-                row["val_loss"], row["val_accuracy"] = val["loss"], val["accuracy"]
-            history.append(epoch, **row)
-            for k, v in row.items() if writer is not None else ():
-                writer.add_scalar(f"val/{k[4:]}" if k.startswith("val_") else f"train/{k}", v, epoch)
-            if checkpoint_path is not None and is_main:
-                state = {"scheduler": scheduler, "history": history, "rng_state": torch.get_rng_state()}
-                if (rng := _device_rng(device)) is not None:
-                    state[f"{device.type}_rng_state"] = rng.get_rng_state(device)
-                save_checkpoint(checkpoint_path, model, optimizer, epoch, **state)
-    finally:
-        bar.close()
-        if writer is not None:
-            writer.close()  # also flushes the TensorBoard events
-    return history
+            if (key := f"{run.device.type}_rng_state") in ckpt:  # a GPU's dropout uses the GPU's generator
+                _device_rng(run.device).set_rng_state(ckpt[key].cpu(), run.device)
+        return int(ckpt["epoch"]) + 1
+
+    def on_epoch_end(self, run: Run, epoch: int, row: dict[str, float]) -> None:
+        if self.save:
+            state = {"scheduler": run.scheduler, "history": run.history, "rng_state": torch.get_rng_state()}
+            if (rng := _device_rng(run.device)) is not None:
+                state[f"{run.device.type}_rng_state"] = rng.get_rng_state(run.device)
+            save_checkpoint(self.path, run.model, run.optimizer, epoch, **state)
+
+
+class TensorBoardLogger(Callback):
+    """One scalar per metric and epoch (``train/loss``, ``val/accuracy``...), for ``tensorboard --logdir``."""
+
+    def __init__(self, log_dir: str | os.PathLike):
+        self.log_dir, self.writer = log_dir, None
+
+    def on_fit_start(self, run: Run) -> None:
+        if "tensorflow" not in sys.modules:  # else tensorboard.compat imports TensorFlow just to write files
+            sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(self.log_dir))
+
+    def on_epoch_end(self, run: Run, epoch: int, row: dict[str, float]) -> None:
+        for k, v in row.items():
+            self.writer.add_scalar(f"val/{k[4:]}" if k.startswith("val_") else f"train/{k}", v, epoch)
+
+    def on_fit_end(self, run: Run) -> None:
+        self.writer.close()  # also flushes the events
+
+
+class ProgressBar(Callback):
+    """One ``tqdm.auto`` bar for the whole run (a widget in JupyterLab, text in a terminal)."""
+
+    def on_fit_start(self, run: Run) -> None:
+        total = (run.epochs - run.start) * run.batches if run.batches else None
+        self.bar = tqdm(total=total, unit="batch", desc="training", disable=run.epochs <= run.start)
+
+    def on_batch_end(self, run: Run, loss: torch.Tensor) -> None:
+        self.bar.update(1)
+
+    def on_fit_end(self, run: Run) -> None:
+        self.bar.close()
+
+
+def standard_callbacks(*, checkpoint_path: str | os.PathLike | None = None, resume: bool = False,
+                       log_dir: str | os.PathLike | None = None, progress: bool = True,
+                       is_main: bool | None = None) -> list[Callback]:  # fmt: skip
+    """The callbacks ``fit``'s keywords stand for: every rank may restore, only the main one writes or shows."""
+    main = is_main_process() if is_main is None else is_main
+    # the checkpoint first: restoring moves run.start, which the progress bar reads
+    callbacks = [Checkpoint(checkpoint_path, resume=resume, save=main)] if checkpoint_path is not None else []
+    callbacks += [TensorBoardLogger(log_dir)] if log_dir is not None and main else []
+    return callbacks + ([ProgressBar()] if progress and main else [])

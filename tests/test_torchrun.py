@@ -1,6 +1,7 @@
 """Notebook 09's file programs, taken from its ``%%writefile`` cells (the notebook is their only copy).
 
-The torchrun script, the single-device script it is a diff of, and the Slurm batch file: they parse, the
+The torchrun script, the single-device script it is a diff of, the Slurm batch file and the script with a
+deliberate collective mismatch (run by the notebook with and without the debugging variables): they parse, the
 DDP script refuses to start without torchrun, its learning rate follows the linear scaling rule with a
 warm-up (and the Slurm file asks for both), and the single-device script trains and resumes from its
 snapshot (the notebook itself never runs it). The elastic restart and the proof "2 nodes == crashed and
@@ -23,7 +24,7 @@ import pytest
 from course_utils.paths import NOTEBOOKS, ROOT
 
 NOTEBOOK = NOTEBOOKS / "09_ddp_jobs.ipynb"
-PROGRAMS = {"train_single.py", "train_ddp.py", "ddp_multinode.sbatch"}
+PROGRAMS = {"train_single.py", "train_ddp.py", "ddp_multinode.sbatch", "collective_mismatch.py"}
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +51,12 @@ def _run(args: list, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_the_notebook_writes_the_three_programs(programs):
+def test_the_notebook_writes_the_four_programs(programs):
     assert set(programs) == PROGRAMS
 
 
 def test_python_programs_compile(programs):
-    for name in ("train_single.py", "train_ddp.py"):
+    for name in ("train_single.py", "train_ddp.py", "collective_mismatch.py"):
         py_compile.compile(str(programs[name]), doraise=True)
 
 

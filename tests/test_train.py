@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import subprocess
@@ -16,6 +17,8 @@ from torch import nn
 from course_utils.models import Net
 from course_utils.pipeline import TensorLoader
 from course_utils.train import (
+    Callback,
+    Checkpoint,
     History,
     evaluate,
     fit,
@@ -112,8 +115,8 @@ def test_history_roundtrip_and_access():
     h = History()
     h.append(0, loss=1.0, val_accuracy=0.5)
     h.append(1, loss=0.5, val_accuracy=0.75)
-    assert h["loss"] == [1.0, 0.5] and len(h) == 2 and h.last() == {"loss": 0.5, "val_accuracy": 0.75}
-    assert History.from_dict(h.to_dict()) == h
+    assert h["loss"] == [1.0, 0.5] and h.epochs == [0, 1] and h["val_accuracy"] == [0.5, 0.75]
+    assert History(**dataclasses.asdict(h)) == h  # how a checkpoint stores and restores it
 
 
 def test_checkpoint_roundtrip_restores_model_optimizer_scheduler(tmp_path):
@@ -219,6 +222,15 @@ def test_fit_history_tensorboard_checkpoint_and_resume(tmp_path):
     assert load_checkpoint(ck)["epoch"] == 3
     events = list((tmp_path / "tb").glob("events.out.tfevents.*"))
     assert events, "SummaryWriter wrote no event file"
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logged = EventAccumulator(str(tmp_path / "tb")).Reload()
+    assert {"train/loss", "train/accuracy", "train/lr", "val/loss", "val/accuracy"} <= set(
+        logged.Tags()["scalars"]
+    )
+    assert [e.value for e in logged.Scalars("val/accuracy")] == pytest.approx(
+        h2["val_accuracy"][:2], rel=1e-6
+    )
 
 
 def test_resume_with_dropout_matches_an_uninterrupted_run(tmp_path):
@@ -376,3 +388,87 @@ def test_train_epoch_clips_the_global_gradient_norm():
             assert moved <= bound * (1 + 1e-5)
         else:
             assert moved > 1.0  # unclipped, the large inputs give a large step: the bound above is real
+
+
+def test_fit_calls_the_callbacks_in_order_and_closes_them_after_an_error():
+    """fit is a loop plus callbacks: on_fit_start once, on_batch_end per batch, on_epoch_end per epoch with the
+    History row, on_fit_end even when training raises; a callback's returned start epoch skips epochs."""
+    x, y = toy_data(64)
+
+    class Recorder(Callback):
+        def __init__(self, start=None):
+            self.calls, self.start = [], start
+
+        def on_fit_start(self, run):
+            self.calls.append(("start", run.epochs, run.batches))
+            return self.start
+
+        def on_batch_end(self, run, loss):
+            self.calls.append(("batch", float(loss)))
+
+        def on_epoch_end(self, run, epoch, row):
+            self.calls.append(("epoch", epoch, sorted(row)))
+
+        def on_fit_end(self, run):
+            self.calls.append(("end",))
+
+    model = toy_model()
+    rec = Recorder()
+    h = fit(model, TensorLoader(x, y, batch_size=32), torch.optim.SGD(model.parameters(), lr=0.1), "cpu", 2,
+            callbacks=[rec], progress=False)  # fmt: skip
+    kinds = [c[0] for c in rec.calls]
+    assert kinds == ["start", "batch", "batch", "epoch", "batch", "batch", "epoch", "end"]
+    assert rec.calls[0] == ("start", 2, 2) and rec.calls[3] == (
+        "epoch",
+        0,
+        ["accuracy", "images_per_s", "loss"],
+    )
+    assert h.epochs == [0, 1]
+    skip = Recorder(start=1)  # e.g. a restored checkpoint: only epoch 1 is trained
+    assert fit(model, TensorLoader(x, y, batch_size=32), torch.optim.SGD(model.parameters(), lr=0.1), "cpu", 2,
+               callbacks=[skip], progress=False).epochs == [1]  # fmt: skip
+
+    class Boom(Exception):
+        pass
+
+    closing = Recorder()
+    with pytest.raises(Boom):
+        fit(model, [(x[:4], y[:4])], torch.optim.SGD(model.parameters(), lr=0.1), "cpu", 1,
+            loss_fn=lambda out, t: (_ for _ in ()).throw(Boom()), callbacks=[closing], progress=False)  # fmt: skip
+    assert closing.calls[-1] == ("end",)
+
+
+def test_checkpoint_callback_resumes_like_the_keywords(tmp_path):
+    """Checkpoint(path, resume=True) in callbacks= is what checkpoint_path=..., resume=True stand for."""
+    x, y = toy_data(96)
+    loader = TensorLoader(x, y, batch_size=32, shuffle=True)
+
+    def fresh():
+        torch.manual_seed(0)
+        model = nn.Sequential(
+            nn.Linear(2, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 2), nn.LogSoftmax(1)
+        )
+        return model, torch.optim.Adam(model.parameters(), lr=0.01)
+
+    m_ref, o_ref = fresh()
+    fit(m_ref, loader, o_ref, "cpu", 3, progress=False)
+    m1, o1 = fresh()
+    fit(m1, loader, o1, "cpu", 2, callbacks=[Checkpoint(tmp_path / "c.pt")], progress=False)
+    m2, o2 = fresh()
+    torch.manual_seed(7)
+    h = fit(m2, loader, o2, "cpu", 3, callbacks=[Checkpoint(tmp_path / "c.pt", resume=True)], progress=False)
+    assert h.epochs == [0, 1, 2]
+    for p, q in zip(m_ref.parameters(), m2.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_train_epoch_with_bf16_autocast_keeps_float32_weights():
+    """autocast=torch.bfloat16 runs the forward in bf16 on the CPU; weights and gradients stay float32."""
+    x, y = toy_data(64)
+    model = toy_model()
+    seen = []
+    stats = train_epoch(model, TensorLoader(x, y, batch_size=32), torch.optim.SGD(model.parameters(), lr=0.1),
+                        "cpu", autocast=torch.bfloat16, on_batch=seen.append)  # fmt: skip
+    assert len(seen) == 2 and stats["images"] == 64
+    assert all(p.dtype == torch.float32 and p.grad.dtype == torch.float32 for p in model.parameters())
+    assert model[0](x[:4]).dtype == torch.float32  # outside autocast: float32 again

@@ -6,124 +6,130 @@ WRONG: dict[str, list[tuple[str, str]]] = {
             "sums over the batch instead of averaging",
             """
 def nll_by_hand(log_probs, targets):
-    return -log_probs[torch.arange(len(targets)), targets].sum()
+    return float(-log_probs[np.arange(len(targets)), targets].sum())
 """,
         ),
         (
             "forgets the minus sign",
             """
 def nll_by_hand(log_probs, targets):
-    return log_probs[torch.arange(len(targets)), targets].mean()
+    return float(log_probs[np.arange(len(targets)), targets].mean())
 """,
         ),
         (
             "log_probs[:, targets] picks an N x N block, not one entry per row",
             """
 def nll_by_hand(log_probs, targets):
-    return -log_probs[:, targets].mean()
+    return float(-log_probs[:, targets].mean())
+""",
+        ),
+        (
+            "delegates to PyTorch's nll_loss",
+            """
+def nll_by_hand(log_probs, targets):
+    return F.nll_loss(torch.from_numpy(log_probs), torch.from_numpy(targets)).item()
 """,
         ),
     ],
     "accuracy": [
         (
-            "argmax over the batch axis (dim=0)",
+            "argmax over the batch axis (axis=0)",
             """
 def accuracy(outputs, targets):
-    return (outputs.argmax(dim=0) == targets).float().mean().item()
+    return float((outputs.argmax(axis=0)[: len(targets)] == targets).mean())
 """,
         ),
         (
             "counts the correct rows instead of the fraction",
             """
 def accuracy(outputs, targets):
-    return (outputs.argmax(dim=1) == targets).float().sum().item()
+    return float((outputs.argmax(axis=1) == targets).sum())
 """,
         ),
         (
             "compares the largest value, not its index, with the target",
             """
 def accuracy(outputs, targets):
-    return (outputs.max(dim=1).values == targets).float().mean().item()
+    return float((outputs.max(axis=1) == targets).mean())
+""",
+        ),
+        (
+            "delegates to scikit-learn",
+            """
+def accuracy(outputs, targets):
+    from sklearn.metrics import accuracy_score
+    return float(accuracy_score(targets, outputs.argmax(axis=1)))
 """,
         ),
     ],
-    "train_step": [
+    "accumulated_step": [
         (
-            "forgets zero_grad: gradients pile up over the steps",
+            "adds the micro-batches' mean losses without weighting: k times the step",
             """
-def train_step(model, x, y, optimizer):
-    model.train()
-    loss = F.nll_loss(model(x), y)
-    loss.backward()
-    optimizer.step()
-    return loss.item()
-""",
-        ),
-        (
-            "optimizer.step() before loss.backward()",
-            """
-def train_step(model, x, y, optimizer):
-    model.train()
+def accumulated_step(weights, x, y, lr, k):
+    model = tiny_model(weights)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     optimizer.zero_grad()
-    loss = F.nll_loss(model(x), y)
+    for xb, yb in zip(np.array_split(x, k), np.array_split(y, k)):
+        F.nll_loss(model(torch.from_numpy(xb)), torch.from_numpy(yb)).backward()
     optimizer.step()
-    loss.backward()
-    return loss.item()
+    return {n: p.detach().numpy().copy() for n, p in model.state_dict().items()}
 """,
         ),
         (
-            "zero_grad between backward and step: the step sees no gradient",
+            "divides each micro-batch's mean loss by k: wrong when the micro-batches differ in size",
             """
-def train_step(model, x, y, optimizer):
-    model.train()
-    loss = F.nll_loss(model(x), y)
-    loss.backward()
+def accumulated_step(weights, x, y, lr, k):
+    model = tiny_model(weights)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     optimizer.zero_grad()
+    for xb, yb in zip(np.array_split(x, k), np.array_split(y, k)):
+        (F.nll_loss(model(torch.from_numpy(xb)), torch.from_numpy(yb)) / k).backward()
     optimizer.step()
-    return loss.item()
+    return {n: p.detach().numpy().copy() for n, p in model.state_dict().items()}
 """,
         ),
         (
-            "returns the loss after the update (a second forward pass)",
+            "one optimizer step per micro-batch (k small steps, not one accumulated step)",
             """
-def train_step(model, x, y, optimizer):
-    model.train()
-    optimizer.zero_grad()
-    F.nll_loss(model(x), y).backward()
+def accumulated_step(weights, x, y, lr, k):
+    model = tiny_model(weights)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    for xb, yb in zip(np.array_split(x, k), np.array_split(y, k)):
+        optimizer.zero_grad()
+        (F.nll_loss(model(torch.from_numpy(xb)), torch.from_numpy(yb), reduction="sum") / len(x)).backward()
+        optimizer.step()
+    return {n: p.detach().numpy().copy() for n, p in model.state_dict().items()}
+""",
+        ),
+        (
+            "zero_grad inside the loop: only the last micro-batch's gradient is left",
+            """
+def accumulated_step(weights, x, y, lr, k):
+    model = tiny_model(weights)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    for xb, yb in zip(np.array_split(x, k), np.array_split(y, k)):
+        optimizer.zero_grad()
+        (F.nll_loss(model(torch.from_numpy(xb)), torch.from_numpy(yb), reduction="sum") / len(x)).backward()
     optimizer.step()
-    with torch.no_grad():
-        return F.nll_loss(model(x), y).item()
-""",
-        ),
-    ],
-    "make_checkpoint": [
-        (
-            "stores the model and optimizer objects",
-            """
-def make_checkpoint(model, optimizer, epoch):
-    return {"model": model, "optimizer": optimizer, "epoch": int(epoch)}
+    return {n: p.detach().numpy().copy() for n, p in model.state_dict().items()}
 """,
         ),
         (
-            "forgets the optimizer state",
+            "delegates to the lesson's train_epoch",
             """
-def make_checkpoint(model, optimizer, epoch):
-    return {"model": model.state_dict(), "epoch": int(epoch)}
-""",
-        ),
-        (
-            "stores the bound method state_dict instead of calling it",
-            """
-def make_checkpoint(model, optimizer, epoch):
-    return {"model": model.state_dict, "optimizer": optimizer.state_dict, "epoch": int(epoch)}
+def accumulated_step(weights, x, y, lr, k):
+    model = tiny_model(weights)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    train_epoch(model, [(torch.from_numpy(x), torch.from_numpy(y))], optimizer, "cpu")
+    return {n: p.detach().numpy().copy() for n, p in model.state_dict().items()}
 """,
         ),
     ],
 }
 
 HINT_WORDS: dict[str, list[str]] = {
-    "nll_by_hand": ["negate", "average"],
-    "accuracy": ["fraction", "argmax over dim=1"],
-    "train_step": ["zero_grad", "backward", "step", "before the update"],
-    "make_checkpoint": ["state_dict"],
+    "nll_by_hand": ["lesson"],
+    "accuracy": ["lesson"],
+    "accumulated_step": ["lesson"],
 }

@@ -10,104 +10,146 @@ def mlp_params(n_in, hidden, n_out):
 """,
         ),
         (
-            "forgets the output layer's biases",
+            "one bias per layer instead of one per unit",
             """
 def mlp_params(n_in, hidden, n_out):
-    return n_in * hidden + hidden + hidden * n_out
+    return n_in * hidden + 1 + hidden * n_out + 1
 """,
         ),
         (
-            "one bias per input instead of per unit",
+            "counts the biases of the inputs instead of the units",
             """
 def mlp_params(n_in, hidden, n_out):
     return n_in * hidden + n_in + hidden * n_out + hidden
 """,
         ),
-    ],
-    "predict_classes": [
         (
-            "argmax over the batch axis (axis 0)",
+            "builds the model and asks Keras",
             """
-def predict_classes(model, x):
-    return np.argmax(model.predict(x, verbose=0), axis=0)
-""",
-        ),
-        (
-            "the largest probability instead of its index",
-            """
-def predict_classes(model, x):
-    return np.max(model.predict(x, verbose=0), axis=1)
-""",
-        ),
-        (
-            "returns the probabilities themselves",
-            """
-def predict_classes(model, x):
-    return model.predict(x, verbose=0)
+def mlp_params(n_in, hidden, n_out):
+    model = keras.Sequential([keras.Input((n_in,)), keras.layers.Dense(hidden), keras.layers.Dense(n_out)])
+    return model.count_params()
 """,
         ),
     ],
-    "make_train_dataset": [
+    "mlp_predict": [
         (
-            "forgets to reshuffle: the same order every epoch",
+            "argmax over the batch axis",
             """
-def make_train_dataset(images, labels, batch_size):
-    x = normalize_images(images, "NHWC")
-    ds = tf.data.Dataset.from_tensor_slices((x, labels.astype(np.int32)))
-    return ds.shuffle(len(x), reshuffle_each_iteration=False).batch(batch_size)
+def mlp_predict(weights, images):
+    kernel1, bias1, kernel2, bias2 = weights
+    x = ((images.astype(np.float32) / 255.0 - MNIST_MEAN) / MNIST_STD).reshape(len(images), -1)
+    return (np.maximum(x @ kernel1 + bias1, 0) @ kernel2 + bias2).argmax(axis=0)
 """,
         ),
         (
-            "no shuffle at all",
+            "forgets the ReLU of the hidden layer",
             """
-def make_train_dataset(images, labels, batch_size):
-    x = normalize_images(images, "NHWC")
-    ds = tf.data.Dataset.from_tensor_slices((x, labels.astype(np.int32)))
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+def mlp_predict(weights, images):
+    kernel1, bias1, kernel2, bias2 = weights
+    x = ((images.astype(np.float32) / 255.0 - MNIST_MEAN) / MNIST_STD).reshape(len(images), -1)
+    return ((x @ kernel1 + bias1) @ kernel2 + bias2).argmax(axis=1)
 """,
         ),
         (
-            "shuffles images and labels separately: pairs are broken",
+            "feeds the raw 0-255 pixels (no normalisation)",
             """
-def make_train_dataset(images, labels, batch_size):
-    x = normalize_images(images, "NHWC")
+def mlp_predict(weights, images):
+    kernel1, bias1, kernel2, bias2 = weights
+    x = images.astype(np.float32).reshape(len(images), -1)
+    return (np.maximum(x @ kernel1 + bias1, 0) @ kernel2 + bias2).argmax(axis=1)
+""",
+        ),
+        (
+            "forgets the output bias",
+            """
+def mlp_predict(weights, images):
+    kernel1, bias1, kernel2, bias2 = weights
+    x = ((images.astype(np.float32) / 255.0 - MNIST_MEAN) / MNIST_STD).reshape(len(images), -1)
+    return (np.maximum(x @ kernel1 + bias1, 0) @ kernel2).argmax(axis=1)
+""",
+        ),
+        (
+            "delegates to Keras",
+            """
+def mlp_predict(weights, images):
+    model = keras_mlp()
+    model.set_weights(weights)
+    return model.predict(pipeline.normalize_images(images, "NHW"), verbose=0).argmax(axis=1)
+""",
+        ),
+    ],
+    "first_batches": [
+        (
+            "shuffle buffer as large as a batch: only neighbouring examples mix",
+            """
+def first_batches(images, labels, batch_size):
+    x = ((images.astype(np.float32) / 255.0 - MNIST_MEAN) / MNIST_STD)[..., None]
+    ds = tf.data.Dataset.from_tensor_slices((x, labels.astype(np.int32)))
+    ds = ds.shuffle(batch_size, reshuffle_each_iteration=True).batch(batch_size)
+    (x1, y1), (x2, y2) = (next(iter(ds)) for _ in range(2))
+    return x1.numpy(), y1.numpy(), x2.numpy(), y2.numpy()
+""",
+        ),
+        (
+            "batches first, then shuffles the batches",
+            """
+def first_batches(images, labels, batch_size):
+    x = ((images.astype(np.float32) / 255.0 - MNIST_MEAN) / MNIST_STD)[..., None]
+    ds = tf.data.Dataset.from_tensor_slices((x, labels.astype(np.int32)))
+    ds = ds.batch(batch_size).shuffle(len(x), reshuffle_each_iteration=True)
+    (x1, y1), (x2, y2) = (next(iter(ds)) for _ in range(2))
+    return x1.numpy(), y1.numpy(), x2.numpy(), y2.numpy()
+""",
+        ),
+        (
+            "the same order every epoch (seeded, reshuffle_each_iteration=False)",
+            """
+def first_batches(images, labels, batch_size):
+    x = ((images.astype(np.float32) / 255.0 - MNIST_MEAN) / MNIST_STD)[..., None]
+    ds = tf.data.Dataset.from_tensor_slices((x, labels.astype(np.int32)))
+    ds = ds.shuffle(len(x), seed=0, reshuffle_each_iteration=False).batch(batch_size)
+    (x1, y1), (x2, y2) = (next(iter(ds)) for _ in range(2))
+    return x1.numpy(), y1.numpy(), x2.numpy(), y2.numpy()
+""",
+        ),
+        (
+            "shuffles the images and the labels separately",
+            """
+def first_batches(images, labels, batch_size):
+    x = ((images.astype(np.float32) / 255.0 - MNIST_MEAN) / MNIST_STD)[..., None]
     xs = tf.data.Dataset.from_tensor_slices(x).shuffle(len(x))
     ys = tf.data.Dataset.from_tensor_slices(labels.astype(np.int32)).shuffle(len(x))
-    return tf.data.Dataset.zip((xs, ys)).batch(batch_size)
+    ds = tf.data.Dataset.zip((xs, ys)).batch(batch_size)
+    (x1, y1), (x2, y2) = (next(iter(ds)) for _ in range(2))
+    return x1.numpy(), y1.numpy(), x2.numpy(), y2.numpy()
 """,
         ),
         (
-            "batches before shuffling: only the batch order changes",
+            "forgets to scale the pixels to [0, 1] before standardising",
             """
-def make_train_dataset(images, labels, batch_size):
-    x = normalize_images(images, "NHWC")
+def first_batches(images, labels, batch_size):
+    x = ((images.astype(np.float32) - MNIST_MEAN) / MNIST_STD)[..., None]
     ds = tf.data.Dataset.from_tensor_slices((x, labels.astype(np.int32)))
-    return ds.batch(batch_size).shuffle(len(x), reshuffle_each_iteration=True)
+    ds = ds.shuffle(len(x), reshuffle_each_iteration=True).batch(batch_size)
+    (x1, y1), (x2, y2) = (next(iter(ds)) for _ in range(2))
+    return x1.numpy(), y1.numpy(), x2.numpy(), y2.numpy()
 """,
         ),
         (
-            "NHW layout: forgets the channel axis",
+            "delegates to course_utils.pipeline.tf_dataset",
             """
-def make_train_dataset(images, labels, batch_size):
-    x = normalize_images(images, "NHW")
-    ds = tf.data.Dataset.from_tensor_slices((x, labels.astype(np.int32)))
-    return ds.shuffle(len(x), reshuffle_each_iteration=True).batch(batch_size)
-""",
-        ),
-        (
-            "drop_remainder=True loses the last partial batch",
-            """
-def make_train_dataset(images, labels, batch_size):
-    x = normalize_images(images, "NHWC")
-    ds = tf.data.Dataset.from_tensor_slices((x, labels.astype(np.int32)))
-    return ds.shuffle(len(x)).batch(batch_size, drop_remainder=True)
+def first_batches(images, labels, batch_size):
+    ds = pipeline.tf_dataset(images, labels, batch_size, shuffle=True, layout="NHWC")
+    (x1, y1), (x2, y2) = (next(iter(ds)) for _ in range(2))
+    return x1.numpy(), y1.numpy(), x2.numpy(), y2.numpy()
 """,
         ),
     ],
 }
 
 HINT_WORDS: dict[str, list[str]] = {
-    "mlp_params": ["biases"],
-    "predict_classes": ["argmax over axis 1"],
-    "make_train_dataset": ["reshuffle_each_iteration=True", "before batching"],
+    "mlp_params": ["lesson"],
+    "mlp_predict": ["lesson"],
+    "first_batches": ["lesson"],
 }

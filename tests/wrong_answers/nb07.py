@@ -1,5 +1,35 @@
 """Plausible wrong answers for notebooks/07_mirrored_strategy.ipynb (see tests/test_wrong_answers.py)."""
 
+_WEIGHTED = """
+def train_weighted(devices, x, y, w, global_batch, steps, lr):
+    strategy = tf.distribute.MirroredStrategy(devices)
+    with strategy.scope():
+        model = ex_model()
+        optimizer = keras.optimizers.SGD(learning_rate=lr)
+        optimizer.build(model.trainable_variables)
+    ds = tf.data.Dataset.from_tensor_slices((x, y, w)).batch(global_batch, drop_remainder=True).take(steps)
+
+    def replica_step(xb, yb, wb):
+        with tf.GradientTape() as tape:
+            per_example = keras.losses.sparse_categorical_crossentropy(yb, model(xb, training=True), from_logits=True)
+            loss = LOSS
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    @tf.function
+    def step(batch):
+        return strategy.experimental_local_results(strategy.run(replica_step, args=batch))
+
+    losses = [[float(v) for v in step(batch)] for batch in strategy.experimental_distribute_dataset(ds)]
+    return np.array(losses), model.get_weights()
+"""
+
+
+def _weighted(loss: str) -> str:
+    return _WEIGHTED.replace("LOSS", loss)
+
+
 WRONG: dict[str, list[tuple[str, str]]] = {
     "batch_plan": [
         (
@@ -35,6 +65,21 @@ def replica_loss(per_example, global_batch_size):
 """,
         ),
         (
+            "the local mean halved: right only for two replicas with equal slices",
+            """
+def replica_loss(per_example, global_batch_size):
+    return float(np.mean(per_example) / 2)
+""",
+        ),
+        (
+            "the local mean divided by the number of replicas, guessed from the slice size",
+            """
+def replica_loss(per_example, global_batch_size):
+    replicas = global_batch_size // len(per_example)
+    return float(np.mean(per_example) / replicas)
+""",
+        ),
+        (
             "mean, then divided by the global batch again",
             """
 def replica_loss(per_example, global_batch_size):
@@ -46,6 +91,13 @@ def replica_loss(per_example, global_batch_size):
             """
 def replica_loss(per_example, global_batch_size):
     return float(np.sum(per_example))
+""",
+        ),
+        (
+            "delegation: TensorFlow's compute_average_loss, the check's oracle",
+            """
+def replica_loss(per_example, global_batch_size):
+    return float(tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size))
 """,
         ),
     ],
@@ -74,126 +126,93 @@ def make_tf_config(hosts, index):
     return {"cluster": {"worker": [hosts[index]]}, "task": {"type": "worker", "index": index}}
 """,
         ),
+        (
+            "delegation: the lesson's tf_config, then the addresses patched in",
+            """
+def make_tf_config(hosts, index):
+    config = tf_config([0] * len(hosts), index)
+    config["cluster"]["worker"] = list(hosts)
+    return config
+""",
+        ),
     ],
-    "train_mirrored": [
+    "train_weighted": [
         (
-            "the local mean (tf.reduce_mean) per replica: the summed update is N times too large",
-            """
-def train_mirrored(devices, x, y, global_batch, steps, lr):
-    strategy = tf.distribute.MirroredStrategy(devices)
-    with strategy.scope():  # mirrored variables: model and optimizer are created here
-        model = ex_model()
-        optimizer = keras.optimizers.SGD(learning_rate=lr)
-        optimizer.build(model.trainable_variables)
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(global_batch, drop_remainder=True).take(steps)
-
-    def replica_step(xb, yb):
-        with tf.GradientTape() as tape:
-            logits = model(xb, training=True)
-            per_example = keras.losses.sparse_categorical_crossentropy(yb, logits, from_logits=True)
-            loss = tf.reduce_mean(per_example)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-
-    @tf.function
-    def step(batch):
-        strategy.run(replica_step, args=batch)
-
-    for batch in strategy.experimental_distribute_dataset(ds):
-        step(batch)
-    return strategy.num_replicas_in_sync, model.get_weights()
-""",
+            "each replica's weighted mean over its own slice: the scale is local, the strategy sums",
+            _weighted("tf.reduce_sum(wb * per_example) / tf.reduce_sum(wb)"),
         ),
         (
-            "divides the global batch by the replicas (erratum 9): each step sees half the batch",
-            """
-def train_mirrored(devices, x, y, global_batch, steps, lr):
-    strategy = tf.distribute.MirroredStrategy(devices)
-    with strategy.scope():  # mirrored variables: model and optimizer are created here
-        model = ex_model()
-        optimizer = keras.optimizers.SGD(learning_rate=lr)
-        optimizer.build(model.trainable_variables)
-    per_step = global_batch // strategy.num_replicas_in_sync
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(per_step, drop_remainder=True).take(steps)
-
-    def replica_step(xb, yb):
-        with tf.GradientTape() as tape:
-            logits = model(xb, training=True)
-            per_example = keras.losses.sparse_categorical_crossentropy(yb, logits, from_logits=True)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=per_step)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-
-    @tf.function
-    def step(batch):
-        strategy.run(replica_step, args=batch)
-
-    for batch in strategy.experimental_distribute_dataset(ds):
-        step(batch)
-    return strategy.num_replicas_in_sync, model.get_weights()
-""",
+            "compute_average_loss with sample_weight: divides by the number of examples, not the weights",
+            _weighted(
+                "tf.nn.compute_average_loss(per_example, sample_weight=wb, global_batch_size=global_batch)"
+            ),
         ),
         (
-            "model and optimizer created outside strategy.scope(): not mirrored",
-            """
-def train_mirrored(devices, x, y, global_batch, steps, lr):
-    strategy = tf.distribute.MirroredStrategy(devices)
-    model = ex_model()
-    optimizer = keras.optimizers.SGD(learning_rate=lr)
-    optimizer.build(model.trainable_variables)
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(global_batch, drop_remainder=True).take(steps)
-
-    def replica_step(xb, yb):
-        with tf.GradientTape() as tape:
-            logits = model(xb, training=True)
-            per_example = keras.losses.sparse_categorical_crossentropy(yb, logits, from_logits=True)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-
-    @tf.function
-    def step(batch):
-        strategy.run(replica_step, args=batch)
-
-    for batch in strategy.experimental_distribute_dataset(ds):
-        step(batch)
-    return strategy.num_replicas_in_sync, model.get_weights()
-""",
+            "the lesson's loss, the example weights forgotten",
+            _weighted("tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)"),
         ),
         (
-            "only the optimizer inside the scope; the model's variables are not mirrored",
+            "the global weight sum taken from the first global batch for every step",
+            _weighted("tf.reduce_sum(wb * per_example) / float(w[:global_batch].sum())"),
+        ),
+        (
+            "no strategy.run: the whole batch on one device under the scope, one 'replica' loss per step",
             """
-def train_mirrored(devices, x, y, global_batch, steps, lr):
+def train_weighted(devices, x, y, w, global_batch, steps, lr):
     strategy = tf.distribute.MirroredStrategy(devices)
-    model = ex_model()
     with strategy.scope():
+        model = ex_model()
         optimizer = keras.optimizers.SGD(learning_rate=lr)
         optimizer.build(model.trainable_variables)
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(global_batch, drop_remainder=True).take(steps)
-
-    def replica_step(xb, yb):
+    losses = []
+    for s in range(steps):
+        xb, yb, wb = (a[s * global_batch : (s + 1) * global_batch] for a in (x, y, w))
         with tf.GradientTape() as tape:
-            logits = model(xb, training=True)
-            per_example = keras.losses.sparse_categorical_crossentropy(yb, logits, from_logits=True)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+            per_example = keras.losses.sparse_categorical_crossentropy(yb, model(xb), from_logits=True)
+            loss = tf.reduce_sum(wb * per_example) / wb.sum()
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-
-    @tf.function
-    def step(batch):
-        strategy.run(replica_step, args=batch)
-
-    for batch in strategy.experimental_distribute_dataset(ds):
-        step(batch)
-    return strategy.num_replicas_in_sync, model.get_weights()
+        losses.append([float(loss)])
+    return np.array(losses), model.get_weights()
+""",
+        ),
+        (
+            "Keras fit with sample_weight under the strategy instead of a strategy.run step",
+            """
+def train_weighted(devices, x, y, w, global_batch, steps, lr):
+    strategy = tf.distribute.MirroredStrategy(devices)
+    with strategy.scope():
+        model = ex_model()
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss=loss)
+    n = steps * global_batch
+    model.fit(x[:n], y[:n], sample_weight=w[:n], batch_size=global_batch, shuffle=False, verbose=0)
+    return np.zeros((steps, strategy.num_replicas_in_sync)), model.get_weights()
+""",
+        ),
+        (
+            "delegation: the lesson's make_train_step, the example weights dropped",
+            """
+def train_weighted(devices, x, y, w, global_batch, steps, lr):
+    strategy = tf.distribute.MirroredStrategy(devices)
+    with strategy.scope():
+        model = ex_model()
+        optimizer = keras.optimizers.SGD(learning_rate=lr)
+        optimizer.build(model.trainable_variables)
+    step = make_train_step(strategy, model, optimizer, global_batch)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(global_batch, drop_remainder=True).take(steps)
+    losses = [[float(step(batch))] for batch in strategy.experimental_distribute_dataset(ds)]
+    return np.array(losses), model.get_weights()
 """,
         ),
     ],
 }
 
+# Every FAIL message names the lesson (each hint sends the learner back to a section of it; a delegation
+# message says "from the lesson").
 HINT_WORDS: dict[str, list[str]] = {
-    "batch_plan": ["multiply", "full global batches"],
-    "replica_loss": ["GLOBAL batch size"],
-    "make_tf_config": ["cluster", "task"],
-    "train_mirrored": ["strategy.scope()", "GLOBAL batch", "compute_average_loss"],
+    "batch_plan": ["GLOBAL batch", "full global batches"],
+    "replica_loss": ["lesson"],
+    "make_tf_config": ["lesson"],
+    "train_weighted": ["lesson"],
 }

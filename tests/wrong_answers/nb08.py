@@ -3,6 +3,13 @@
 WRONG: dict[str, list[tuple[str, str]]] = {
     "ring_bytes_per_rank": [
         (
+            "delegates to the lesson's simulated ring and counts what it sent",
+            """
+def ring_bytes_per_rank(world_size, n_params, bytes_per_value=4):
+    return ring_allreduce([np.zeros(n_params)] * world_size)[1][0] * bytes_per_value
+""",
+        ),
+        (
             "only the reduce-scatter half (forgets the all-gather)",
             """
 def ring_bytes_per_rank(world_size, n_params, bytes_per_value=4):
@@ -30,8 +37,22 @@ def ring_bytes_per_rank(world_size, n_params, bytes_per_value=4):
     return 2 / world_size * n_params * bytes_per_value
 """,
         ),
+        (
+            "whole chunks only (integer division of the vector)",
+            """
+def ring_bytes_per_rank(world_size, n_params, bytes_per_value=4):
+    return 2 * (world_size - 1) * (n_params // world_size) * bytes_per_value
+""",
+        ),
     ],
     "shard_gradients": [
+        (
+            "delegates to the lesson's batch_gradient",
+            """
+def shard_gradients(X, y, w, world_size):
+    return [batch_gradient(Xs, ys) for Xs, ys in zip(np.split(X, world_size), np.split(y, world_size))]
+""",
+        ),
         (
             "divides by the global batch size instead of the shard's",
             """
@@ -61,107 +82,94 @@ def shard_gradients(X, y, w, world_size):
 """,
         ),
         (
-            "the sum of squared errors (no division by the shard size)",
+            "interleaved shards (rows r, r + W, ...) instead of contiguous blocks",
             """
 def shard_gradients(X, y, w, world_size):
-    grads = []
-    for Xs, ys in zip(np.split(X, world_size), np.split(y, world_size), strict=True):
-        grads.append(2 * Xs.T @ (Xs @ w - ys))
-    return grads
+    return [2 / len(y[r::world_size]) * X[r::world_size].T @ (X[r::world_size] @ w - y[r::world_size])
+            for r in range(world_size)]
 """,
         ),
     ],
-    "ddp_worker": [
+    "uneven_steps": [
         (
-            "no DistributedSampler: every rank shuffles and trains on the whole data set",
+            "delegates to the lesson's train_shard",
             """
-def ddp_worker(rank, world_size, x, y, epochs, batch_size, lr):
-    device = rank_device()
-    x, y = x.to(device), y.to(device)
-    torch.manual_seed(0)
-    linear = torch.nn.Linear(x.shape[1], int(y.max()) + 1).to(device)
-    model = DDP(linear, device_ids=[device.index] if device.type == "cuda" else None)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    for epoch in range(epochs):
-        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(epoch))
-        for batch in order.split(batch_size):
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()  # DDP averages
-            optimizer.step()
-    return torch.cat([p.detach().flatten().cpu() for p in linear.parameters()]).numpy()
+def uneven_steps(rank, world_size, x, y, sizes, batch_size, lr, w0):
+    return train_shard(rank, world_size, batch_size, ["join"])["join"]["weights"]
 """,
         ),
         (
-            "forgets sampler.set_epoch: every epoch repeats epoch 0's order",
+            "equal step counts (MIN over the ranks): the longer shard's last batches are left out",
             """
-def ddp_worker(rank, world_size, x, y, epochs, batch_size, lr):
+def uneven_steps(rank, world_size, x, y, sizes, batch_size, lr, w0):
     device = rank_device()
-    x, y = x.to(device), y.to(device)
-    sampler = DistributedSampler(range(len(y)), num_replicas=world_size, rank=rank, shuffle=True, seed=0)
-    torch.manual_seed(0)
-    linear = torch.nn.Linear(x.shape[1], int(y.max()) + 1).to(device)
-    model = DDP(linear, device_ids=[device.index] if device.type == "cuda" else None)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    for epoch in range(epochs):
-        order = torch.tensor(list(sampler))
-        for batch in order.split(batch_size):
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()  # DDP averages
-            optimizer.step()
-    return torch.cat([p.detach().flatten().cpu() for p in linear.parameters()]).numpy()
+    start = sum(sizes[:rank])
+    xs = torch.from_numpy(x[start : start + sizes[rank]]).to(device)
+    ys = torch.from_numpy(y[start : start + sizes[rank]]).to(device)
+    w = torch.tensor(w0, device=device, requires_grad=True)
+    steps = torch.tensor([-(-sizes[rank] // batch_size)], device=device)
+    dist.all_reduce(steps, op=dist.ReduceOp.MIN)
+    for s in range(int(steps)):
+        xb, yb = xs[s * batch_size : (s + 1) * batch_size], ys[s * batch_size : (s + 1) * batch_size]
+        (grad,) = torch.autograd.grad(torch.nn.functional.cross_entropy(xb @ w.T, yb, reduction="sum"), w)
+        count = torch.tensor([float(len(yb))], dtype=torch.float64, device=device)
+        dist.all_reduce(grad)
+        dist.all_reduce(count)
+        with torch.no_grad():
+            w -= lr * grad / count
+    return w.detach().cpu().numpy()
 """,
         ),
         (
-            "adds its own all_reduce (sum) after DDP's: gradients twice the average",
+            "DDP's average of the ranks' mean losses (Join's weighting): a 2-image batch weighs as much as 8",
             """
-def ddp_worker(rank, world_size, x, y, epochs, batch_size, lr):
+def uneven_steps(rank, world_size, x, y, sizes, batch_size, lr, w0):
     device = rank_device()
-    x, y = x.to(device), y.to(device)
-    sampler = DistributedSampler(range(len(y)), num_replicas=world_size, rank=rank, shuffle=True, seed=0)
-    torch.manual_seed(0)
-    linear = torch.nn.Linear(x.shape[1], int(y.max()) + 1).to(device)
-    model = DDP(linear, device_ids=[device.index] if device.type == "cuda" else None)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    for epoch in range(epochs):
-        sampler.set_epoch(epoch)  # the same new shuffle on every rank
-        order = torch.tensor(list(sampler))
-        for batch in order.split(batch_size):
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()  # DDP averages
-            for p in model.parameters():
-                dist.all_reduce(p.grad)  # "sum the ranks' gradients"
-            optimizer.step()
-    return torch.cat([p.detach().flatten().cpu() for p in linear.parameters()]).numpy()
+    start = sum(sizes[:rank])
+    xs = torch.from_numpy(x[start : start + sizes[rank]]).to(device)
+    ys = torch.from_numpy(y[start : start + sizes[rank]]).to(device)
+    w = torch.tensor(w0, device=device, requires_grad=True)
+    steps = torch.tensor([-(-sizes[rank] // batch_size)], device=device)
+    dist.all_reduce(steps, op=dist.ReduceOp.MAX)
+    for s in range(int(steps)):
+        xb, yb = xs[s * batch_size : (s + 1) * batch_size], ys[s * batch_size : (s + 1) * batch_size]
+        if len(yb):
+            (grad,) = torch.autograd.grad(torch.nn.functional.cross_entropy(xb @ w.T, yb), w)
+        else:
+            grad = torch.zeros_like(w)
+        dist.all_reduce(grad)
+        with torch.no_grad():
+            w -= lr * grad / world_size
+    return w.detach().cpu().numpy()
 """,
         ),
         (
-            "no DDP, a plain all_reduce of the gradients without dividing by world_size",
+            "divides the step's summed gradient by the image count and again by the world size",
             """
-def ddp_worker(rank, world_size, x, y, epochs, batch_size, lr):
+def uneven_steps(rank, world_size, x, y, sizes, batch_size, lr, w0):
     device = rank_device()
-    x, y = x.to(device), y.to(device)
-    sampler = DistributedSampler(range(len(y)), num_replicas=world_size, rank=rank, shuffle=True, seed=0)
-    torch.manual_seed(0)
-    linear = torch.nn.Linear(x.shape[1], int(y.max()) + 1).to(device)
-    model = linear
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    for epoch in range(epochs):
-        sampler.set_epoch(epoch)  # the same new shuffle on every rank
-        order = torch.tensor(list(sampler))
-        for batch in order.split(batch_size):
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
-            for p in model.parameters():
-                dist.all_reduce(p.grad)  # sum over the ranks
-            optimizer.step()
-    return torch.cat([p.detach().flatten().cpu() for p in linear.parameters()]).numpy()
+    start = sum(sizes[:rank])
+    xs = torch.from_numpy(x[start : start + sizes[rank]]).to(device)
+    ys = torch.from_numpy(y[start : start + sizes[rank]]).to(device)
+    w = torch.tensor(w0, device=device, requires_grad=True)
+    steps = torch.tensor([-(-sizes[rank] // batch_size)], device=device)
+    dist.all_reduce(steps, op=dist.ReduceOp.MAX)
+    for s in range(int(steps)):
+        xb, yb = xs[s * batch_size : (s + 1) * batch_size], ys[s * batch_size : (s + 1) * batch_size]
+        (grad,) = torch.autograd.grad(torch.nn.functional.cross_entropy(xb @ w.T, yb, reduction="sum"), w)
+        count = torch.tensor([float(len(yb))], dtype=torch.float64, device=device)
+        dist.all_reduce(grad)
+        dist.all_reduce(count)
+        with torch.no_grad():
+            w -= lr * grad / count / world_size
+    return w.detach().cpu().numpy()
 """,
         ),
     ],
 }
 
 HINT_WORDS: dict[str, list[str]] = {
-    "ring_bytes_per_rank": ["2 (W-1)/W", "bytes per value"],
-    "shard_gradients": ["np.split the rows", "2 / len(ys)", "own shard size"],
-    "ddp_worker": ["DistributedSampler", "set_epoch", "average"],
+    "ring_bytes_per_rank": ["lesson"],
+    "shard_gradients": ["lesson"],
+    "uneven_steps": ["lesson"],
 }

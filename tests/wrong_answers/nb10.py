@@ -1,48 +1,6 @@
 """Plausible wrong answers for notebooks/10_sync_vs_async.ipynb (see tests/test_wrong_answers.py)."""
 
 WRONG: dict[str, list[tuple[str, str]]] = {
-    "stale_descent": [
-        (
-            "ignores the delay: the gradient at the current weights",
-            """
-def stale_descent(a, lr, taus, w0=1.0):
-    w = [float(w0)]
-    for t, tau in enumerate(taus):
-        w.append(w[t] - lr * a * w[t])
-    return w
-""",
-        ),
-        (
-            "off by one: one step staler than tau",
-            """
-def stale_descent(a, lr, taus, w0=1.0):
-    w = [float(w0)]
-    for t, tau in enumerate(taus):
-        w.append(w[t] - lr * a * w[max(t - tau - 1, 0)])
-    return w
-""",
-        ),
-        (
-            "no max(., 0): a negative index reads from the end of the list",
-            """
-def stale_descent(a, lr, taus, w0=1.0):
-    w = [float(w0)]
-    for t, tau in enumerate(taus):
-        w.append(w[t] - lr * a * w[t - tau])
-    return w
-""",
-        ),
-        (
-            "returns the updated weights without w0",
-            """
-def stale_descent(a, lr, taus, w0=1.0):
-    w = [float(w0)]
-    for t, tau in enumerate(taus):
-        w.append(w[t] - lr * a * w[max(t - tau, 0)])
-    return w[1:]
-""",
-        ),
-    ],
     "first_time_below": [
         (
             "strictly below (<) instead of at or below",
@@ -89,54 +47,99 @@ def update_rates(compute, allreduce):
 """,
         ),
         (
-            "async: the number of workers over the mean compute time",
+            "async: every worker at the slowest worker's rate",
             """
 def update_rates(compute, allreduce):
-    return 1.0 / (max(compute) + allreduce), len(compute) / (sum(compute) / len(compute))
+    return 1.0 / (max(compute) + allreduce), len(compute) / max(compute)
 """,
         ),
     ],
-    "ps_update": [
+    "ps_update_stale": [
         (
-            "off by one: staleness read after the version was incremented for this push",
+            "no discount: every push at the full step size, as section 2.2's server",
             """
-def ps_update(weights, version, pushes, lr):
-    staleness = []
+def ps_update_stale(weights, version, pushes, lr, max_staleness):
+    staleness, applied = [], []
     for version_read, grad in pushes:
-        weights = weights - lr * grad
+        tau = version - version_read
+        staleness.append(tau)
+        applied.append(tau <= max_staleness)
+        if applied[-1]:
+            weights = weights - lr * np.asarray(grad)
+            version += 1
+    return weights, version, staleness, applied
+""",
+        ),
+        (
+            "a dropped push still advances the version",
+            """
+def ps_update_stale(weights, version, pushes, lr, max_staleness):
+    staleness, applied = [], []
+    for version_read, grad in pushes:
+        tau = version - version_read
+        staleness.append(tau)
+        applied.append(tau <= max_staleness)
+        if applied[-1]:
+            weights = weights - lr / (1 + tau) * np.asarray(grad)
         version += 1
-        staleness.append(version - version_read)
-    return weights, version, staleness
+    return weights, version, staleness, applied
 """,
         ),
         (
-            "averages the pushes into one update, as synchronous SGD would",
+            "off by one: drops a push whose staleness equals max_staleness",
             """
-def ps_update(weights, version, pushes, lr):
-    if not pushes:
-        return weights, version, []
-    staleness = [version - version_read for version_read, _ in pushes]
-    mean_grad = torch.stack([grad for _, grad in pushes]).mean(dim=0)
-    return weights - lr * mean_grad, version + len(pushes), staleness
+def ps_update_stale(weights, version, pushes, lr, max_staleness):
+    staleness, applied = [], []
+    for version_read, grad in pushes:
+        tau = version - version_read
+        staleness.append(tau)
+        applied.append(tau < max_staleness)
+        if applied[-1]:
+            weights = weights - lr / (1 + tau) * np.asarray(grad)
+            version += 1
+    return weights, version, staleness, applied
 """,
         ),
         (
-            "every push applied to the stale copy of the weights it started from: only the last one survives",
+            "staleness against the version the call started with, not the updates applied since",
             """
-def ps_update(weights, version, pushes, lr):
-    new_weights, staleness = weights, []
-    for i, (version_read, grad) in enumerate(pushes):
-        staleness.append(version + i - version_read)
-        new_weights = weights - lr * grad
-    return new_weights, version + len(pushes), staleness
+def ps_update_stale(weights, version, pushes, lr, max_staleness):
+    start, staleness, applied = version, [], []
+    for version_read, grad in pushes:
+        tau = start - version_read
+        staleness.append(tau)
+        applied.append(tau <= max_staleness)
+        if applied[-1]:
+            weights = weights - lr / (1 + tau) * np.asarray(grad)
+            version += 1
+    return weights, version, staleness, applied
+""",
+        ),
+        (
+            "averages the fresh enough pushes into one update, as synchronous SGD would",
+            """
+def ps_update_stale(weights, version, pushes, lr, max_staleness):
+    staleness = [version - v for v, _ in pushes]
+    applied = [tau <= max_staleness for tau in staleness]
+    kept = [np.asarray(g) / (1 + tau) for (_, g), tau, ok in zip(pushes, staleness, applied) if ok]
+    if kept:
+        weights = weights - lr * np.mean(kept, axis=0)
+    return weights, version + sum(applied), staleness, applied
+""",
+        ),
+        (
+            "delegates to the lesson's parameter server",
+            """
+def ps_update_stale(weights, version, pushes, lr, max_staleness):
+    log = ps_server(1, Hyper(lr=lr), None)
+    return log.snapshots[-1], version + len(pushes), log.staleness, [True] * len(pushes)
 """,
         ),
     ],
 }
 
 HINT_WORDS: dict[str, list[str]] = {
-    "stale_descent": ["max(t - taus[t], 0)", "len(taus) + 1"],
-    "first_time_below": ["<=", "None"],
-    "update_rates": ["slowest worker + all-reduce", "1/compute[i]"],
-    "ps_update": ["one by one", "never an average", "just before it is applied"],
+    "first_time_below": ["section 6"],
+    "update_rates": ["section 1"],
+    "ps_update_stale": ["lesson"],
 }

@@ -42,6 +42,21 @@ def my_percentile(values, q):
     return xs[lo] + (xs[lo + 1] - xs[lo]) * (pos - lo)
 """,
         ),
+        (
+            "delegates to NumPy's percentile",
+            """
+def my_percentile(values, q):
+    return float(np.percentile(values, q))
+""",
+        ),
+        (
+            "delegates to the course's bench.percentile",
+            """
+def my_percentile(values, q):
+    from course_utils.bench import percentile
+    return percentile(values, q)
+""",
+        ),
     ],
     "serial_fraction": [
         (
@@ -65,6 +80,14 @@ def serial_fraction(t1, tn, n):
             """
 def serial_fraction(t1, tn, n):
     return tn / t1
+""",
+        ),
+        (
+            "delegates to the lesson's amdahl_fit through the two points",
+            """
+def serial_fraction(t1, tn, n):
+    t_s, t_p, _ = amdahl_fit([1, n], [t1, tn])
+    return t_s / (t_s + t_p)
 """,
         ),
     ],
@@ -97,10 +120,62 @@ def break_even_images(startup, per_image_dist, per_image_local):
 """,
         ),
     ],
+    "batched_latencies": [
+        (
+            "forgets that the server is busy: every group starts when it is full",
+            """
+def batched_latencies(arrivals, batch, fixed, per_item):
+    out = []
+    for first in range(0, len(arrivals), batch):
+        group = arrivals[first : first + batch]
+        done = group[-1] + fixed + per_item * len(group)
+        out += [done - t for t in group]
+    return np.array(out)
+""",
+        ),
+        (
+            "does not wait for the group to fill: starts at its first request",
+            """
+def batched_latencies(arrivals, batch, fixed, per_item):
+    out, free = [], 0.0
+    for first in range(0, len(arrivals), batch):
+        group = arrivals[first : first + batch]
+        free = max(free, group[0]) + fixed + per_item * len(group)
+        out += [free - t for t in group]
+    return np.array(out)
+""",
+        ),
+        (
+            "charges the last, smaller group for a full batch",
+            """
+def batched_latencies(arrivals, batch, fixed, per_item):
+    out, free = [], 0.0
+    for first in range(0, len(arrivals), batch):
+        group = arrivals[first : first + batch]
+        free = max(free, group[-1]) + fixed + per_item * batch
+        out += [free - t for t in group]
+    return np.array(out)
+""",
+        ),
+        (
+            "counts the latency from the group's start, not from each request's arrival",
+            """
+def batched_latencies(arrivals, batch, fixed, per_item):
+    out, free = [], 0.0
+    for first in range(0, len(arrivals), batch):
+        group = arrivals[first : first + batch]
+        start = max(free, group[-1])
+        free = start + fixed + per_item * len(group)
+        out += [free - start for t in group]
+    return np.array(out)
+""",
+        ),
+    ],
 }
 
 HINT_WORDS: dict[str, list[str]] = {
-    "my_percentile": ["sort first", "(n-1)*q/100", "interpolate"],
-    "serial_fraction": ["solve for Tp", "Ts / t1"],
-    "break_even_images": ["smallest integer n", "<"],
+    "my_percentile": ["lesson"],
+    "serial_fraction": ["lesson"],
+    "break_even_images": ["break-even size"],
+    "batched_latencies": ["section 2"],
 }
