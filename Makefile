@@ -51,7 +51,7 @@ course: env data
 # The notebooks' committed outputs come from the native CPU kernels; `make test` reruns them on ATen's portable
 # kernels (ATEN_CPU_CAPABILITY=default), so every run checks that the proofs hold on another instruction set.
 test: env data
-	ATEN_CPU_CAPABILITY=default $(PY) -m pytest
+	ATEN_CPU_CAPABILITY=default $(PY) -m pytest --durations=30
 
 # The proof notebooks under other CPU kernels and thread counts (course_tools/portable.py; about 30-40 min).
 portable: env data

@@ -36,6 +36,8 @@ def execute(path: Path, timeout: int) -> tuple[str, float, str]:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:  # timestamps of an earlier run with timing on
+        cell.metadata.pop("execution", None)
     client = NotebookClient(  # record_timing=False: no execution timestamps in the stored cells
         nb,
         timeout=timeout,
