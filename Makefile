@@ -9,6 +9,8 @@ PY := $(VENV)/bin/python
 REQ_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 FULL ?= 0
+JOBS ?= 2
+XDIST := $(if $(filter 0,$(JOBS)),,-n $(JOBS) --dist loadgroup)
 DATA_FLAGS := $(if $(filter 1,$(FULL)),--full,)
 # The offline subset lives in data/mnist, the full set in data/mnist-full: both can coexist, and every
 # notebook, test and tool started by make reads the one chosen here (FULL=1 picks the full set).
@@ -50,15 +52,17 @@ course: env data
 
 # The notebooks' committed outputs come from the native CPU kernels; `make test` reruns them on ATen's portable
 # kernels (ATEN_CPU_CAPABILITY=default), so every run checks that the proofs hold on another instruction set.
+# Two pytest workers (pytest-xdist): a notebook's cells, its break tests and its wrong answers stay in one worker, in
+# order (conftest.py's groups); JOBS=0 runs everything in this process.
 test: env data
-	ATEN_CPU_CAPABILITY=default $(PY) -m pytest --durations=30
+	ATEN_CPU_CAPABILITY=default $(PY) -m pytest $(XDIST) --durations=30
 
 # The proof notebooks under other CPU kernels and thread counts (course_tools/portable.py; about 30-40 min).
 portable: env data
 	$(PY) -m course_tools.portable $(if $(CONFIGS),--configs $(CONFIGS),) $(if $(ONLY),--only $(ONLY),)
 
 unit: env data
-	$(PY) -m pytest tests -m "not slow"
+	$(PY) -m pytest tests -m "not slow" $(XDIST)
 
 # Students see no instructor interface: nbgrader's lab extension (formgrader, "Create Assignment") is disabled
 # through a page config on JUPYTER_CONFIG_PATH. `make lab INSTRUCTOR=1` shows it.
