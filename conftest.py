@@ -21,6 +21,13 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 _NOTEBOOK_SECONDS: dict[str, float] = defaultdict(float)
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "rerun: reruns whole notebooks or exercise sections that make test already runs (make test-all only)",
+    )
+
+
 def pytest_runtest_logreport(report):
     """Add up nbval's per-cell durations per notebook."""
     path = report.nodeid.split("::", 1)[0]

@@ -346,6 +346,7 @@ def test_grader_knows_every_check_of_the_course(path):
 
 
 @pytest.mark.slow
+@pytest.mark.rerun  # reruns every exercise section (nbval and the wrong answers run them too): make test-all
 def test_every_solution_notebook_passes_its_own_grading(tmp_path):
     """The grader handles every real exercise: the solutions, handed in as submissions and graded two at a time,
     pass every check. The notebooks whose workers run on several processes (the longest) are handed in by the
