@@ -26,22 +26,13 @@ CELL_ID = "hosted-setup"
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 
 TEMPLATE = """\
-# Hosted runtime (Colab, Kaggle): install the course and fetch MNIST if they are missing. In a checkout
-# of the course (make lab) or wherever it is installed, this cell changes nothing.
-import importlib.util
-import os
-import subprocess
-import sys
+# Hosted runtime (Colab, Kaggle): install the course and fetch MNIST if they are missing (a checkout skips this).
+# COURSE_INSTALL_FROM installs a local copy instead of the repository.
+import importlib.util, os, subprocess, sys  # noqa: E401, I001
 
-if importlib.util.find_spec("course_utils") is None:
-    source = os.environ.get("COURSE_INSTALL_FROM", "SOURCE")
-    if not source:
-        raise RuntimeError("the course is not installed: pip install it from its repository (see README)")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
-    importlib.invalidate_caches()
-import course_utils.hosted
-
-course_utils.hosted.prepare()"""
+if not importlib.util.find_spec("course_utils"):
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", os.environ.get("COURSE_INSTALL_FROM", "SOURCE")], check=True)  # noqa: E501  # fmt: skip
+__import__("course_utils.hosted").hosted.prepare()"""
 
 
 def cell_source(root: Path = ROOT) -> str:
